@@ -1,0 +1,123 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { ConfigSchema, type RawConfig, type RawModel, type RawProvider } from './schema.ts';
+import { DEFAULT_CONFIG } from './defaults.ts';
+import { ConfigError } from './errors.ts';
+import { interpolateEnv } from './interpolate.ts';
+
+export interface ServerSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly bodyLimit: number;
+  readonly shutdownTimeoutMs: number;
+  readonly accessLog: boolean;
+}
+
+export interface GatewayConfig {
+  readonly source: string;
+  readonly server: ServerSettings;
+  readonly providers: Readonly<Record<string, RawProvider>>;
+  readonly models: Readonly<Record<string, RawModel>>;
+  readonly apiKeys: readonly string[];
+  readonly adminKey: string | undefined;
+  readonly dataDir: string;
+  readonly logLevel: string;
+}
+
+const checkConfig = TypeCompiler.Compile(ConfigSchema);
+
+const DEFAULT_BODY_LIMIT = 20 * 1024 * 1024;
+
+/** Loads the configuration from the environment (and MAAS_CONFIG's YAML file, if set). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const source = env.MAAS_CONFIG ? resolve(env.MAAS_CONFIG) : 'built-in default';
+  const raw = env.MAAS_CONFIG ? readYaml(source, env) : DEFAULT_CONFIG;
+  const config = validateConfig(raw);
+  const server = config.server ?? {};
+  return deepFreeze({
+    source,
+    server: {
+      host: env.MAAS_HOST || server.host || '127.0.0.1',
+      port: envInt(env, 'MAAS_PORT', 0, 65535) ?? server.port ?? 9090,
+      bodyLimit: envInt(env, 'MAAS_BODY_LIMIT', 1024, 2 ** 31) ?? server.body_limit ?? DEFAULT_BODY_LIMIT,
+      shutdownTimeoutMs: envInt(env, 'MAAS_SHUTDOWN_TIMEOUT_MS', 0, 2 ** 31) ?? server.shutdown_timeout_ms ?? 30_000,
+      accessLog: env.MAAS_ACCESS_LOG ? env.MAAS_ACCESS_LOG !== '0' && env.MAAS_ACCESS_LOG !== 'false' : server.access_log ?? false,
+    },
+    providers: config.providers,
+    models: config.models,
+    apiKeys: (env.MAAS_API_KEYS ?? '').split(',').map((k) => k.trim()).filter((k) => k.length > 0),
+    adminKey: env.MAAS_ADMIN_KEY || undefined,
+    dataDir: resolve(env.MAAS_DATA_DIR || './data'),
+    logLevel: env.MAAS_LOG_LEVEL || 'info',
+  });
+}
+
+function readYaml(path: string, env: NodeJS.ProcessEnv): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('MAAS_CONFIG', `cannot read ${path}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError('MAAS_CONFIG', `${path} is not valid YAML: ${(err as Error).message}`);
+  }
+  return interpolateEnv(parsed, env);
+}
+
+/** Schema check first, then the cross-references a schema cannot express. */
+export function validateConfig(raw: unknown): RawConfig {
+  const first = checkConfig.Errors(raw).First();
+  if (first !== undefined) throw new ConfigError(fieldPath(first.path), first.message.toLowerCase());
+  const config = raw as RawConfig;
+  for (const [name, model] of Object.entries(config.models)) {
+    model.deployments.forEach((deployment, i) => {
+      if (config.providers[deployment.provider] === undefined) {
+        const known = Object.keys(config.providers).join(', ') || 'none';
+        throw new ConfigError(
+          `models.${name}.deployments[${i}].provider`,
+          `unknown provider '${deployment.provider}' (configured providers: ${known})`,
+        );
+      }
+    });
+  }
+  for (const [name, provider] of Object.entries(config.providers)) {
+    if (provider.type !== 'simulator' && provider.base_url === undefined) {
+      throw new ConfigError(`providers.${name}.base_url`, `required for provider type '${provider.type}'`);
+    }
+  }
+  return config;
+}
+
+/** '/models/DeepSeek-R1/deployments/0/provider' → 'models.DeepSeek-R1.deployments[0].provider' */
+export function fieldPath(pointer: string): string {
+  let out = '';
+  for (const segment of pointer.split('/').slice(1)) {
+    const key = segment.replace(/~1/g, '/').replace(/~0/g, '~');
+    out += /^\d+$/.test(key) ? `[${key}]` : out === '' ? key : `.${key}`;
+  }
+  return out;
+}
+
+function envInt(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
+  const text = env[name];
+  if (text === undefined || text === '') return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `must be an integer from ${min} to ${max}, got '${text}'`);
+  }
+  return value;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}

@@ -1,0 +1,95 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/** Decimal string of yuan, e.g. "0.004". Parsed to integer minor units by billing, never to floats. */
+const Decimal = Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?$', description: 'decimal string, e.g. "0.004"' });
+
+export const PriceSchema = Type.Object(
+  {
+    input: Decimal,
+    output: Decimal,
+    cached_input: Type.Optional(Decimal),
+  },
+  { additionalProperties: false, description: 'yuan per 1K tokens' },
+);
+
+export const TimeoutsSchema = Type.Object(
+  {
+    connect_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    headers_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    idle_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    total_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * A provider is one upstream endpoint family. Types other than `simulator` speak the OpenAI
+ * API; the type names (vllm, deepseek, …) are kept for display and for future quirks.
+ * Simulator providers take their engine options inline, so extra keys are allowed here and
+ * checked by the provider's own option parser.
+ */
+export const ProviderSchema = Type.Object(
+  {
+    type: Type.String({ minLength: 1 }),
+    base_url: Type.Optional(Type.String({ pattern: '^https?://' })),
+    api_key: Type.Optional(Type.String()),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+    timeouts: Type.Optional(TimeoutsSchema),
+    max_connections: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: true },
+);
+
+export const DeploymentSchema = Type.Object(
+  {
+    provider: Type.String({ minLength: 1 }),
+    upstream_model: Type.Optional(Type.String({ minLength: 1 })),
+    chip: Type.Optional(Type.String({ minLength: 1 })),
+    price: Type.Optional(PriceSchema),
+    weight: Type.Optional(Type.Integer({ minimum: 0 })),
+    priority: Type.Optional(Type.Integer({ minimum: 0 })),
+    max_concurrency: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export const MODEL_KINDS = ['chat', 'embedding'] as const;
+
+export const ModelSchema = Type.Object(
+  {
+    kind: Type.Optional(Type.Union(MODEL_KINDS.map((k) => Type.Literal(k)))),
+    owned_by: Type.Optional(Type.String({ minLength: 1 })),
+    created: Type.Optional(Type.Integer({ minimum: 0 })),
+    max_output_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
+    price: Type.Optional(PriceSchema),
+    deployments: Type.Array(DeploymentSchema, { minItems: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export const ServerSchema = Type.Object(
+  {
+    host: Type.Optional(Type.String({ minLength: 1 })),
+    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    body_limit: Type.Optional(Type.Integer({ minimum: 1024 })),
+    shutdown_timeout_ms: Type.Optional(Type.Integer({ minimum: 0 })),
+    access_log: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    server: Type.Optional(ServerSchema),
+    providers: Type.Record(Type.String({ minLength: 1 }), ProviderSchema),
+    models: Type.Record(Type.String({ minLength: 1 }), ModelSchema),
+  },
+  { additionalProperties: false },
+);
+
+export type RawConfig = Static<typeof ConfigSchema>;
+export type RawProvider = Static<typeof ProviderSchema>;
+export type RawDeployment = Static<typeof DeploymentSchema>;
+export type RawModel = Static<typeof ModelSchema>;
+export type Price = Static<typeof PriceSchema>;
+export type ModelKind = (typeof MODEL_KINDS)[number];

@@ -1,0 +1,80 @@
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { GatewayError } from '../../errors/gateway-error.ts';
+import { serializeError, toGatewayError } from '../../errors/to-openai.ts';
+import { SseParser } from '../../protocol/sse/parser.ts';
+import { sseData } from '../../protocol/sse/writer.ts';
+import type { StreamTransformer } from './stream-transform.ts';
+
+export type StreamEnd = 'complete' | 'client_aborted' | 'upstream_failed';
+
+export interface StreamOutcome {
+  readonly end: StreamEnd;
+  /** Set when the stream ended with an error event. */
+  readonly error?: GatewayError;
+  /** Milliseconds from pump start to the first byte written to the client. */
+  readonly firstByteMs: number | undefined;
+}
+
+/**
+ * Moves an upstream SSE body to the client event by event. Backpressure: when the client's
+ * socket is full, the upstream is not read until it drains. A failure after the first byte
+ * cannot change the status any more, so it is sent as one `data:` error event and the response
+ * ends without `[DONE]`, which lets clients tell a cut stream from a complete one.
+ */
+export async function pumpStream(upstream: Readable, res: ServerResponse, transformer: StreamTransformer, clientGone: AbortSignal): Promise<StreamOutcome> {
+  const started = performance.now();
+  let firstByteMs: number | undefined;
+  let blocked = false;
+  const write = (text: string): void => {
+    if (text.length === 0) return;
+    firstByteMs ??= performance.now() - started;
+    if (!res.write(text)) blocked = true;
+  };
+  const parser = new SseParser((event) => write(transformer.event(event.data)));
+  try {
+    for await (const chunk of upstream) {
+      parser.push(chunk as Buffer);
+      if (blocked) {
+        blocked = false;
+        await drained(res);
+      }
+    }
+    parser.end();
+    if (!transformer.complete) throw new GatewayError('upstream_error', 'The upstream closed the stream before it was complete.');
+    write(transformer.finish());
+    res.end();
+    return { end: 'complete', firstByteMs };
+  } catch (err) {
+    if (clientGone.aborted || res.destroyed) {
+      upstream.destroy();
+      return { end: 'client_aborted', firstByteMs };
+    }
+    const error = err instanceof GatewayError ? err : streamFailure(err);
+    upstream.destroy();
+    res.end(sseData(serializeError(error)));
+    return { end: 'upstream_failed', error, firstByteMs };
+  }
+}
+
+function streamFailure(err: unknown): GatewayError {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'UND_ERR_BODY_TIMEOUT') return new GatewayError('upstream_timeout', 'The upstream stopped sending for longer than the idle timeout.');
+  if (typeof code === 'string' && (code.startsWith('UND_ERR') || code.startsWith('E'))) {
+    return new GatewayError('upstream_error', 'The connection to the upstream failed mid-stream.');
+  }
+  const mapped = toGatewayError(err);
+  return mapped.code === 'internal_error' ? new GatewayError('upstream_error', 'The upstream stream failed.') : mapped;
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}

@@ -1,0 +1,15 @@
+import type { Endpoint } from '../../providers/adapter.ts';
+import type { JsonObject } from '../../protocol/validate/validate.ts';
+
+/** What the relay needs to know about the client's request to shape the upstream's answer. */
+export interface ResponseContext {
+  readonly endpoint: Endpoint;
+  /** The name the client asked for; upstream model names never leak to clients. */
+  readonly publicModel: string;
+  /** The client's request body (for counting prompt tokens when the upstream reports none). */
+  readonly request: JsonObject;
+  /** Streaming only: whether the client asked for the usage chunk. */
+  readonly includeUsage: boolean;
+  /** Embeddings only: the client wants base64 (the Node SDK's default). */
+  readonly wantsBase64: boolean;
+}

@@ -1,0 +1,164 @@
+import { GatewayError } from '../../errors/gateway-error.ts';
+import { countTextTokens } from '../../protocol/tokens.ts';
+import { readUsage, usageObject, type Usage } from '../../protocol/usage.ts';
+import { SSE_DONE, sseData } from '../../protocol/sse/writer.ts';
+import type { JsonObject } from '../../protocol/validate/validate.ts';
+import { countRequestPromptTokens } from './normalize.ts';
+import type { ResponseContext } from './response-context.ts';
+
+/** The upstream reported an error inside an already-started stream. */
+export class StreamAbortedByUpstream extends GatewayError {}
+
+/**
+ * Rewrites one upstream stream event at a time to the gateway's contract (api-contract §2.4):
+ * the public model name; `reasoning_content` beside an upstream's `reasoning`; usage captured
+ * from wherever the upstream put it and re-emitted as the single trailing chunk only when the
+ * client asked; a finish chunk that also carries text split in two. Events that need no change
+ * are passed through as received, without re-serialising.
+ */
+export class StreamTransformer {
+  readonly #ctx: ResponseContext;
+  #usage: Usage | undefined;
+  #rawUsage: JsonObject | undefined;
+  #envelope: { id: unknown; object: unknown; created: unknown } | undefined;
+  /** Generated text, kept only in case the upstream never reports usage. */
+  readonly #texts: string[] = [];
+  #finished = false;
+
+  constructor(ctx: ResponseContext) {
+    this.#ctx = ctx;
+  }
+
+  /** True once the upstream sent `[DONE]` or a finish_reason: the answer is complete. */
+  get complete(): boolean {
+    return this.#finished;
+  }
+
+  /** SSE text to send for one upstream `data:` payload ('' to send nothing). */
+  event(data: string): string {
+    if (data === '[DONE]') {
+      this.#finished = true;
+      return '';
+    }
+    let chunk: JsonObject;
+    try {
+      chunk = JSON.parse(data) as JsonObject;
+    } catch {
+      throw new StreamAbortedByUpstream('upstream_error', 'The upstream sent a malformed stream event.');
+    }
+    if (chunk.error != null) throw upstreamStreamError(chunk.error);
+    this.#envelope ??= { id: chunk.id, object: chunk.object, created: chunk.created };
+
+    let dirty = false;
+    if (chunk.model !== this.#ctx.publicModel) {
+      chunk.model = this.#ctx.publicModel;
+      dirty = true;
+    }
+    const choices = Array.isArray(chunk.choices) ? (chunk.choices as JsonObject[]) : [];
+    if (chunk.usage != null) {
+      this.#captureUsage(chunk.usage as JsonObject);
+      if (choices.length === 0) return '';
+      chunk.usage = null;
+      dirty = true;
+    }
+    if (this.#ctx.includeUsage && chunk.usage === undefined) {
+      chunk.usage = null;
+      dirty = true;
+    }
+    if (choices.length === 0) return dirty ? sseData(JSON.stringify(chunk)) : sseData(data);
+    dirty = this.#inspectChoices(choices) || dirty;
+    const finishing = choices.filter(hasTextAndFinish);
+    if (finishing.length > 0) return this.#splitFinish(chunk, finishing);
+    return dirty ? sseData(JSON.stringify(chunk)) : sseData(data);
+  }
+
+  /** The tail of a complete stream: the usage chunk if the client asked, then `[DONE]`. */
+  finish(): string {
+    if (!this.#ctx.includeUsage) return SSE_DONE;
+    const usage = this.#rawUsage ?? usageObject(this.usage());
+    const envelope = this.#envelope ?? { id: undefined, object: undefined, created: Math.floor(Date.now() / 1000) };
+    const chunk = {
+      id: envelope.id,
+      object: envelope.object ?? (this.#ctx.endpoint === 'chat' ? 'chat.completion.chunk' : 'text_completion'),
+      created: envelope.created,
+      model: this.#ctx.publicModel,
+      choices: [],
+      usage,
+    };
+    return sseData(JSON.stringify(chunk)) + SSE_DONE;
+  }
+
+  /** Usage as reported by the upstream, or counted from what was streamed so far. */
+  usage(): Usage {
+    if (this.#usage !== undefined) return this.#usage;
+    return {
+      promptTokens: countRequestPromptTokens(this.#ctx),
+      completionTokens: countTextTokens(this.#texts.join('')),
+      cachedTokens: 0,
+      reasoningTokens: 0,
+      reported: false,
+    };
+  }
+
+  #captureUsage(raw: JsonObject): void {
+    this.#usage = readUsage(raw);
+    this.#rawUsage = raw;
+  }
+
+  #inspectChoices(choices: JsonObject[]): boolean {
+    let dirty = false;
+    for (const choice of choices) {
+      if (choice.finish_reason != null) this.#finished = true;
+      if (typeof choice.text === 'string') {
+        this.#texts.push(choice.text);
+        continue;
+      }
+      const delta = choice.delta as JsonObject | undefined;
+      if (delta == null) continue;
+      if (typeof delta.reasoning === 'string' && delta.reasoning_content == null) {
+        delta.reasoning_content = delta.reasoning;
+        dirty = true;
+      }
+      if (this.#usage === undefined) this.#collectText(delta);
+    }
+    return dirty;
+  }
+
+  #collectText(delta: JsonObject): void {
+    if (typeof delta.content === 'string') this.#texts.push(delta.content);
+    if (typeof delta.reasoning_content === 'string') this.#texts.push(delta.reasoning_content);
+    if (Array.isArray(delta.tool_calls)) {
+      for (const call of delta.tool_calls as JsonObject[]) {
+        const fn = call.function as JsonObject | undefined;
+        if (typeof fn?.arguments === 'string') this.#texts.push(fn.arguments);
+        if (typeof fn?.name === 'string') this.#texts.push(fn.name);
+      }
+    }
+  }
+
+  /** vLLM sends the last text together with finish_reason; clients expect an empty finish delta. */
+  #splitFinish(chunk: JsonObject, finishing: JsonObject[]): string {
+    const reasons = finishing.map((c) => c.finish_reason);
+    for (const choice of finishing) choice.finish_reason = null;
+    const content = sseData(JSON.stringify(chunk));
+    chunk.choices = finishing.map((c, i) => ({ index: c.index, delta: {}, logprobs: null, finish_reason: reasons[i] }));
+    return content + sseData(JSON.stringify(chunk));
+  }
+}
+
+function hasTextAndFinish(choice: JsonObject): boolean {
+  if (choice.finish_reason == null) return false;
+  const delta = choice.delta as JsonObject | undefined;
+  if (delta == null) return false;
+  return (
+    (typeof delta.content === 'string' && delta.content.length > 0) ||
+    (typeof delta.reasoning_content === 'string' && delta.reasoning_content.length > 0) ||
+    (Array.isArray(delta.tool_calls) && delta.tool_calls.length > 0)
+  );
+}
+
+function upstreamStreamError(error: unknown): StreamAbortedByUpstream {
+  const e = (error ?? {}) as JsonObject;
+  const message = typeof e.message === 'string' ? e.message : typeof error === 'string' ? error : 'The upstream failed mid-stream.';
+  return new StreamAbortedByUpstream('upstream_error', message);
+}

@@ -1,0 +1,68 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { invalidRequest } from '../../errors/gateway-error.ts';
+import type { Endpoint } from '../../providers/adapter.ts';
+import { validateRequest } from '../../protocol/validate/validate.ts';
+import { relay, type RelayResult } from '../relay/relay.ts';
+import type { Router } from '../routing/router.ts';
+
+export interface InferenceDeps {
+  readonly router: Router;
+  /** Called once per request that reached an upstream; billing plugs in here. */
+  readonly onSettled?: (request: FastifyRequest, result: RelayResult) => void;
+}
+
+const ENDPOINT_KIND: Readonly<Record<Endpoint, 'chat' | 'embedding'>> = { chat: 'chat', completions: 'chat', embeddings: 'embedding' };
+
+/** Client headers meant for the upstream; everything else (keys, X-AI-Provider) stays here. */
+const FORWARDED_HEADERS = ['x-failover-enabled'] as const;
+
+/**
+ * The data-plane pipeline of one inference call, in lifecycle order: validate → route → relay.
+ * Admission (the key) ran in the onRequest hook before the body was even read.
+ */
+export function inferenceHandler(deps: InferenceDeps, endpoint: Endpoint) {
+  return async function handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const body = validateRequest(endpoint, request.body);
+    const model = body.model as string;
+    const entry = deps.router.models.get(model);
+    if (entry !== undefined && entry.kind !== ENDPOINT_KIND[endpoint]) {
+      throw invalidRequest(`The model '${model}' is an ${entry.kind} model and does not support this endpoint.`, 'model');
+    }
+    const deployment = deps.router.pick({ model, endpoint, provider: providerHint(request) });
+    try {
+      const result = await relay(
+        {
+          endpoint,
+          deployment,
+          body,
+          requestId: request.id,
+          responseHeaders: reply.getHeaders() as Record<string, string>,
+          forwardHeaders: forwardedHeaders(request),
+          res: reply.raw,
+          // From here on the relay writes to the socket itself; Fastify must not touch the reply.
+          startStream: () => reply.hijack(),
+        },
+        (status, payload) => {
+          reply.code(status).header('content-type', 'application/json').send(payload);
+        },
+      );
+      deps.onSettled?.(request, result);
+    } finally {
+      deps.router.release(deployment);
+    }
+  };
+}
+
+function providerHint(request: FastifyRequest): string | undefined {
+  const value = request.headers['x-ai-provider'];
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+function forwardedHeaders(request: FastifyRequest): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  for (const name of FORWARDED_HEADERS) {
+    const value = request.headers[name];
+    if (typeof value === 'string') (out ??= {})[name] = value;
+  }
+  return out;
+}

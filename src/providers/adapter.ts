@@ -1,0 +1,44 @@
+import type { Readable } from 'node:stream';
+
+/** The OpenAI endpoints an adapter may serve; optional ones are declared in `capabilities`. */
+export const ENDPOINTS = ['chat', 'completions', 'embeddings'] as const;
+export type Endpoint = (typeof ENDPOINTS)[number];
+
+/** Upstream path (relative to the provider's base URL) of each endpoint. */
+export const ENDPOINT_PATHS: Readonly<Record<Endpoint, string>> = Object.freeze({
+  chat: '/chat/completions',
+  completions: '/completions',
+  embeddings: '/embeddings',
+});
+
+export interface UpstreamRequest {
+  readonly endpoint: Endpoint;
+  /** The JSON body to send, already carrying the upstream's model name. */
+  readonly body: Record<string, unknown>;
+  readonly stream: boolean;
+  /** Aborted when the client goes away or a gateway deadline fires; adapters must stop at once. */
+  readonly signal: AbortSignal;
+  readonly requestId: string;
+  /** Client headers that are meant for the upstream (e.g. x-failover-enabled). */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** Raw bytes: a JSON document, or SSE when the request streamed and status is 2xx. */
+  readonly body: Readable;
+}
+
+/**
+ * One upstream family. Small on purpose: the relay owns everything that is the same for all
+ * providers (validation, SSE handling, usage, errors); an adapter only moves a request there and
+ * a response back, translating formats when its upstream is not OpenAI-compatible.
+ */
+export interface ProviderAdapter {
+  readonly name: string;
+  readonly type: string;
+  readonly capabilities: ReadonlySet<Endpoint>;
+  send(request: UpstreamRequest): Promise<UpstreamResponse>;
+  close(): Promise<void>;
+}

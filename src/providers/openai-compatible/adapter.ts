@@ -1,0 +1,54 @@
+import { Pool } from 'undici';
+import type { RawProvider } from '../../config/schema.ts';
+import { ENDPOINT_PATHS, ENDPOINTS, type ProviderAdapter, type UpstreamRequest, type UpstreamResponse } from '../adapter.ts';
+
+const DEFAULT_TIMEOUTS = Object.freeze({
+  connect_ms: 10_000,
+  // A non-streaming answer only sends headers once it is fully generated: minutes, not seconds.
+  headers_ms: 600_000,
+  idle_ms: 300_000,
+});
+
+/**
+ * Any engine or vendor that speaks the OpenAI API (vLLM, SGLang, llama.cpp server, Ollama,
+ * DeepSeek, DashScope compatible mode, Gitee AI, Infini-AI…). The body is forwarded as is:
+ * one pooled keep-alive connection set per provider, undici's `request` (no fetch, no web
+ * streams), the response body handed back as a Node stream.
+ */
+export function createOpenAICompatibleAdapter(name: string, config: RawProvider): ProviderAdapter {
+  const base = new URL(config.base_url!);
+  const basePath = base.pathname.replace(/\/+$/, '');
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...config.timeouts };
+  const pool = new Pool(base.origin, {
+    connections: config.max_connections ?? 256,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    connect: { timeout: timeouts.connect_ms },
+    headersTimeout: timeouts.headers_ms,
+    bodyTimeout: timeouts.idle_ms,
+  });
+  const fixedHeaders: Record<string, string> = { 'content-type': 'application/json', ...config.headers };
+  if (config.api_key) fixedHeaders.authorization = `Bearer ${config.api_key}`;
+  const paths = Object.fromEntries(ENDPOINTS.map((e) => [e, basePath + ENDPOINT_PATHS[e]])) as Record<string, string>;
+
+  return {
+    name,
+    type: config.type,
+    capabilities: new Set(ENDPOINTS),
+    async send(request: UpstreamRequest): Promise<UpstreamResponse> {
+      const headers: Record<string, string> = { ...fixedHeaders, ...request.headers, 'x-request-id': request.requestId };
+      if (request.stream) headers.accept = 'text/event-stream';
+      const res = await pool.request({
+        method: 'POST',
+        path: paths[request.endpoint]!,
+        headers,
+        body: JSON.stringify(request.body),
+        signal: request.signal,
+      });
+      return { status: res.statusCode, headers: res.headers, body: res.body };
+    },
+    async close(): Promise<void> {
+      await pool.close();
+    },
+  };
+}

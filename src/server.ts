@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from './config/load.ts';
+import { GatewayError } from './errors/gateway-error.ts';
+import { serializeError, toGatewayError } from './errors/to-openai.ts';
+import type { Authenticator } from './gateway/admission/authenticator.ts';
+import { extractApiKey } from './gateway/admission/credentials.ts';
+import type { Principal } from './gateway/admission/principal.ts';
+import { inferenceHandler, type InferenceDeps } from './gateway/routes/inference.ts';
+import { modelRoutes } from './gateway/routes/models.ts';
+import type { Router } from './gateway/routing/router.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | undefined;
+  }
+}
+
+export interface ServerDeps {
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  readonly router: Router;
+  readonly authenticator: Authenticator;
+  readonly onSettled?: InferenceDeps['onSettled'];
+}
+
+/** Path prefixes of the OpenAI-compatible API: OpenAI's own and Infini-AI's `/maas/v1`. */
+export const API_PREFIXES = ['/v1', '/maas/v1'] as const;
+
+const MAX_REQUEST_ID_LENGTH = 200;
+
+/** Builds the Fastify instance and registers the planes; no business logic lives here. */
+export function buildServer(deps: ServerDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: deps.config.server.bodyLimit,
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+    return503OnClosing: true,
+    keepAliveTimeout: 75_000,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.decorateRequest('principal', undefined);
+  installJsonParser(app);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.setErrorHandler(renderError);
+  app.setNotFoundHandler((request, reply) => {
+    renderError(new GatewayError('not_found', `Unknown request URL: ${request.method} ${request.url.split('?')[0]}.`), request, reply);
+  });
+  if (deps.config.server.accessLog) installAccessLog(app);
+
+  app.register(async (api) => {
+    api.addHook('onRequest', authenticate(deps.authenticator));
+    const models = modelRoutes(deps.router);
+    const inference = { router: deps.router, onSettled: deps.onSettled };
+    for (const prefix of API_PREFIXES) {
+      api.post(`${prefix}/chat/completions`, inferenceHandler(inference, 'chat'));
+      api.post(`${prefix}/completions`, inferenceHandler(inference, 'completions'));
+      api.post(`${prefix}/embeddings`, inferenceHandler(inference, 'embeddings'));
+      api.get(`${prefix}/models`, models.list);
+      api.get(`${prefix}/models/*`, models.retrieve);
+    }
+  });
+  app.get('/health', async (_request, reply) => {
+    reply.header('content-type', 'application/json').send('{"status":"ok"}');
+  });
+  return app;
+}
+
+function requestIdOf(req: { headers: Record<string, string | string[] | undefined> }): string {
+  const given = req.headers['x-request-id'];
+  if (typeof given === 'string' && given.length > 0 && given.length <= MAX_REQUEST_ID_LENGTH) return given;
+  return `req_${randomUUID().replaceAll('-', '')}`;
+}
+
+function authenticate(authenticator: Authenticator) {
+  return async function checkKey(request: FastifyRequest): Promise<void> {
+    const key = extractApiKey(request.headers);
+    if (key === undefined) {
+      throw new GatewayError('invalid_token', 'Missing API key. Send it as "Authorization: Bearer <key>" or "X-API-Key: <key>".');
+    }
+    const principal = authenticator.authenticate(key);
+    if (principal === undefined) throw new GatewayError('invalid_token', 'Invalid API key.');
+    request.principal = principal;
+  };
+}
+
+/**
+ * JSON bodies for every content type: curl's `-d` sends form-urlencoded by default, and a
+ * gateway that answers 415 to that only annoys. Plain JSON.parse: bodies are passed through,
+ * never merged into objects, so prototype-poisoning keys are inert here.
+ */
+function installJsonParser(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, text, done) => {
+    if ((text as string).length === 0) {
+      done(new GatewayError('invalid_request', 'The request body is empty; send a JSON object.'), undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(text as string));
+    } catch {
+      done(new GatewayError('invalid_request', 'We could not parse the JSON body of your request. Send valid JSON.'), undefined);
+    }
+  });
+}
+
+function renderError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const err = toGatewayError(error);
+  if (err.status >= 500) request.log.warn({ err: error, code: err.code, reqId: request.id }, 'request failed');
+  if (reply.sent || reply.raw.headersSent) return;
+  reply.code(err.status);
+  if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
+  if (err.headers) reply.headers(err.headers);
+  reply.header('content-type', 'application/json').send(serializeError(err));
+}
+
+function installAccessLog(app: FastifyInstance): void {
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      { reqId: request.id, method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },
+      'request',
+    );
+  });
+}
