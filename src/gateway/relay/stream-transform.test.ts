@@ -1,0 +1,102 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SSE_DONE } from '../../protocol/sse/writer.ts';
+import type { ResponseContext } from './response-context.ts';
+import { StreamAbortedByUpstream, StreamTransformer } from './stream-transform.ts';
+
+const ctx = (over: Partial<ResponseContext> = {}): ResponseContext => ({
+  endpoint: 'chat',
+  publicModel: 'Public',
+  request: { model: 'Public', messages: [{ role: 'user', content: 'hello' }] },
+  includeUsage: false,
+  wantsBase64: false,
+  ...over,
+});
+
+const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'Public', choices, ...extra });
+
+function payloads(sse: string): unknown[] {
+  return sse
+    .split('\n\n')
+    .filter((e) => e.length > 0)
+    .map((e) => (e === 'data: [DONE]' ? '[DONE]' : JSON.parse(e.slice('data: '.length))));
+}
+
+test('passes an unchanged event through byte for byte', () => {
+  const t = new StreamTransformer(ctx());
+  const data = chunk([{ index: 0, delta: { content: 'hi' }, finish_reason: null }]);
+  assert.equal(t.event(data), `data: ${data}\n\n`);
+});
+
+test('rewrites the upstream model name to the public one', () => {
+  const t = new StreamTransformer(ctx());
+  const out = payloads(t.event(chunk([{ index: 0, delta: { content: 'x' }, finish_reason: null }], { model: 'upstream-name' })));
+  assert.equal((out[0] as { model: string }).model, 'Public');
+});
+
+test('drops the usage chunk when the client did not ask, but keeps the usage for billing', () => {
+  const t = new StreamTransformer(ctx());
+  assert.equal(t.event(chunk([], { usage: { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 } })), '');
+  t.event('[DONE]');
+  assert.equal(t.finish(), SSE_DONE);
+  assert.equal(t.usage().promptTokens, 5);
+  assert.equal(t.usage().completionTokens, 7);
+  assert.equal(t.usage().reported, true);
+});
+
+test('emits one trailing usage chunk when asked, with usage:null on the chunks before it', () => {
+  const t = new StreamTransformer(ctx({ includeUsage: true }));
+  const first = payloads(t.event(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }])))[0] as Record<string, unknown>;
+  assert.equal(first.usage, null);
+  // DeepSeek-style: usage attached to the finish chunk.
+  const fin = payloads(t.event(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }], { usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } })));
+  assert.equal((fin[0] as Record<string, unknown>).usage, null);
+  t.event('[DONE]');
+  const tail = payloads(t.finish());
+  assert.equal(tail.length, 2);
+  assert.deepEqual((tail[0] as Record<string, unknown>).choices, []);
+  assert.deepEqual((tail[0] as Record<string, unknown>).usage, { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 });
+  assert.equal((tail[0] as Record<string, unknown>).id, 'c1');
+  assert.equal(tail[1], '[DONE]');
+});
+
+test('mirrors reasoning into reasoning_content', () => {
+  const t = new StreamTransformer(ctx());
+  const out = payloads(t.event(chunk([{ index: 0, delta: { reasoning: 'think' }, finish_reason: null }])));
+  const delta = (out[0] as { choices: Array<{ delta: Record<string, unknown> }> }).choices[0]!.delta;
+  assert.equal(delta.reasoning_content, 'think');
+  assert.equal(delta.reasoning, 'think');
+});
+
+test('splits a finish chunk that also carries text into text then an empty finish delta', () => {
+  const t = new StreamTransformer(ctx());
+  const out = payloads(t.event(chunk([{ index: 0, delta: { content: 'end' }, logprobs: null, finish_reason: 'length' }]))) as Array<{
+    choices: Array<{ delta: Record<string, unknown>; finish_reason: unknown }>;
+  }>;
+  assert.equal(out.length, 2);
+  assert.equal(out[0]!.choices[0]!.delta.content, 'end');
+  assert.equal(out[0]!.choices[0]!.finish_reason, null);
+  assert.deepEqual(out[1]!.choices[0]!.delta, {});
+  assert.equal(out[1]!.choices[0]!.finish_reason, 'length');
+  assert.equal(t.complete, true);
+});
+
+test('counts tokens itself when the upstream never reports usage', () => {
+  const t = new StreamTransformer(ctx({ includeUsage: true }));
+  t.event(chunk([{ index: 0, delta: { content: ' the' }, finish_reason: null }]));
+  t.event(chunk([{ index: 0, delta: { content: ' cat' }, finish_reason: null }]));
+  t.event(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]));
+  const usage = t.usage();
+  assert.equal(usage.reported, false);
+  assert.equal(usage.completionTokens, 2);
+  assert.ok(usage.promptTokens > 0);
+  const tail = payloads(t.finish());
+  assert.deepEqual((tail[0] as Record<string, unknown>).usage, { prompt_tokens: usage.promptTokens, completion_tokens: 2, total_tokens: usage.promptTokens + 2 });
+});
+
+test('an error payload or garbage aborts the stream with an upstream error', () => {
+  const t = new StreamTransformer(ctx());
+  assert.throws(() => t.event('{"error":{"message":"engine died"}}'), (e: unknown) => e instanceof StreamAbortedByUpstream && e.message === 'engine died');
+  assert.throws(() => t.event('not json'), StreamAbortedByUpstream);
+});
