@@ -1,0 +1,93 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { simConfig, startGateway, TEST_KEY, type GatewayProcess } from '../helpers/gateway.ts';
+import { startSimProcess, type SimProcess } from '../helpers/sim.ts';
+
+let sim: SimProcess;
+
+before(async () => {
+  sim = await startSimProcess();
+});
+after(async () => {
+  await sim?.stop();
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`condition not met within ${timeoutMs} ms`);
+}
+
+test('a client that disconnects mid-stream cancels the upstream request', async () => {
+  const gw = await startGateway({ config: simConfig(sim.baseURL) });
+  try {
+    const before = (await sim.stats()).cancelled;
+    const controller = new AbortController();
+    const stream = await gw.client().chat.completions.create(
+      { model: 'chat-model', messages: [{ role: 'user', content: 'long' }], stream: true, sim: { tokens_per_second: 20, output_tokens: 400 } } as unknown as OpenAI.ChatCompletionCreateParamsStreaming,
+      { signal: controller.signal },
+    );
+    let received = 0;
+    await assert.rejects(async () => {
+      for await (const _chunk of stream) {
+        if (++received === 3) controller.abort();
+      }
+    });
+    await waitFor(async () => (await sim.stats()).cancelled > before, 5_000);
+    const stats = await sim.stats();
+    assert.equal(stats.in_flight, 0);
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('SIGTERM drains an in-flight stream to [DONE], refuses new work, and exits 0', async () => {
+  const gw = await startGateway({ config: simConfig(sim.baseURL) });
+  const res = await fetch(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'chat-model', messages: [{ role: 'user', content: 'x' }], stream: true, sim: { tokens_per_second: 40, output_tokens: 40 } }),
+  });
+  assert.equal(res.status, 200);
+  const reader = res.body!.getReader();
+  const first = await reader.read();
+  assert.ok(first.value && first.value.length > 0);
+  const exit = gw.stop('SIGTERM');
+  await new Promise((r) => setTimeout(r, 100));
+  await assert.rejects(fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${TEST_KEY}` } }), 'new connections are refused while draining');
+  let text = Buffer.from(first.value!).toString();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += Buffer.from(value).toString();
+  }
+  assert.ok(text.endsWith('data: [DONE]\n\n'), 'the stream finished completely');
+  assert.equal(await exit, 0);
+});
+
+test('with no configuration at all: the built-in simulator models and a generated development key', async () => {
+  const gw: GatewayProcess = await startGateway({ env: { MAAS_API_KEYS: '' } });
+  try {
+    const key = /\n {2}(sk-[0-9A-Za-z]{48})\n/.exec(gw.output())?.[1];
+    assert.ok(key, `a development key is printed on first start:\n${gw.output()}`);
+    const client = new OpenAI({ baseURL: gw.baseURL, apiKey: key, maxRetries: 0 });
+    const models = await client.models.list();
+    const deepseek = models.data.find((m) => m.id === 'DeepSeek-R1');
+    assert.equal(deepseek?.owned_by, 'simulator');
+    const done = await client.chat.completions.create({ model: 'Qwen3-4B-Instruct', messages: [{ role: 'user', content: '你好' }], max_tokens: 8 });
+    assert.ok((done.choices[0]!.message.content ?? '').length > 0);
+    const stream = await client.chat.completions.create({ model: 'DeepSeek-R1', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8, stream: true });
+    let chunks = 0;
+    for await (const _chunk of stream) chunks++;
+    assert.ok(chunks > 2);
+    const emb = await client.embeddings.create({ model: 'bge-m3', input: 'inkqyf 是下一代 AI 基础设施平台' });
+    assert.ok(emb.data[0]!.embedding.length > 0);
+    assert.equal(gw.output().includes(`"${key}"`), false, 'the key never appears in structured logs');
+  } finally {
+    assert.equal(await gw.stop(), 0);
+  }
+});
