@@ -60,8 +60,13 @@ function authenticatorFor(config: GatewayConfig): StaticKeyAuthenticator {
   return new StaticKeyAuthenticator([quickstart.key], undefined);
 }
 
-/** Fastify's close waits for in-flight requests and streams; past the bound, sockets are cut. */
+/**
+ * Fastify's close stops listening and waits for in-flight requests and streams. A keep-alive
+ * socket that goes idle after its last response would hold the close open until the client
+ * drops it, so idle sockets are swept while draining. Past the bound, every socket is cut.
+ */
 async function drain(app: FastifyInstance, timeoutMs: number): Promise<void> {
+  const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<void>((resolve) => {
     timer = setTimeout(() => {
@@ -69,6 +74,10 @@ async function drain(app: FastifyInstance, timeoutMs: number): Promise<void> {
       resolve();
     }, timeoutMs);
   });
-  await Promise.race([app.close(), deadline]);
-  clearTimeout(timer);
+  try {
+    await Promise.race([app.close(), deadline]);
+  } finally {
+    clearInterval(sweep);
+    clearTimeout(timer);
+  }
 }
