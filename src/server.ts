@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/load.ts';
@@ -71,10 +71,15 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   return app;
 }
 
+/** A random per-process prefix and a counter: unique, `req_<32 hex>` like OpenAI's, and cheap. */
+const REQUEST_ID_PREFIX = `req_${randomBytes(8).toString('hex')}`;
+let requestCounter = 0;
+
 function requestIdOf(req: { headers: Record<string, string | string[] | undefined> }): string {
   const given = req.headers['x-request-id'];
   if (typeof given === 'string' && given.length > 0 && given.length <= MAX_REQUEST_ID_LENGTH) return given;
-  return `req_${randomUUID().replaceAll('-', '')}`;
+  requestCounter = (requestCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return REQUEST_ID_PREFIX + requestCounter.toString(16).padStart(16, '0');
 }
 
 function authenticate(authenticator: Authenticator) {

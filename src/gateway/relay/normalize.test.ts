@@ -4,7 +4,7 @@ import { normalizeResponse } from './normalize.ts';
 import { base64ToFloats } from './embedding-encoding.ts';
 import type { ResponseContext } from './response-context.ts';
 
-const base: ResponseContext = { endpoint: 'chat', publicModel: 'Public', request: { messages: [{ role: 'user', content: 'hi' }] }, includeUsage: false, wantsBase64: false };
+const base: ResponseContext = { endpoint: 'chat', publicModel: 'Public', request: { messages: [{ role: 'user', content: 'hi' }] }, includeUsage: false, wantsBase64: false, upstreamModel: 'up', usageHint: { reportsStreamUsage: false } };
 
 test('an answer that already fits is left untouched (passed through as bytes)', () => {
   const doc = { model: 'Public', choices: [{ message: { content: 'x' } }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } };

@@ -54,6 +54,8 @@ export async function relay(call: RelayCall, sendJson: JsonReply): Promise<Relay
     request: body,
     includeUsage: stream && (body.stream_options as JsonObject | null | undefined)?.include_usage === true,
     wantsBase64: endpoint === 'embeddings' && body.encoding_format === 'base64',
+    upstreamModel: deployment.upstreamModel,
+    usageHint: deployment,
   };
   toUpstreamBody(ctx, body, deployment, stream);
 

@@ -12,4 +12,11 @@ export interface ResponseContext {
   readonly includeUsage: boolean;
   /** Embeddings only: the client wants base64 (the Node SDK's default). */
   readonly wantsBase64: boolean;
+  /** The deployment's upstream model name (what the upstream puts in `model`). */
+  readonly upstreamModel: string;
+  /**
+   * What the gateway learned about this deployment: whether its streams end with usage. While
+   * they do, stream text need not be kept for counting, and most events are never parsed.
+   */
+  readonly usageHint: { reportsStreamUsage: boolean };
 }

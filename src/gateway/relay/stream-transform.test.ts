@@ -10,6 +10,8 @@ const ctx = (over: Partial<ResponseContext> = {}): ResponseContext => ({
   request: { model: 'Public', messages: [{ role: 'user', content: 'hello' }] },
   includeUsage: false,
   wantsBase64: false,
+  upstreamModel: 'upstream-name',
+  usageHint: { reportsStreamUsage: false },
   ...over,
 });
 
@@ -99,4 +101,28 @@ test('an error payload or garbage aborts the stream with an upstream error', () 
   const t = new StreamTransformer(ctx());
   assert.throws(() => t.event('{"error":{"message":"engine died"}}'), (e: unknown) => e instanceof StreamAbortedByUpstream && e.message === 'engine died');
   assert.throws(() => t.event('not json'), StreamAbortedByUpstream);
+});
+
+test('once a deployment is known to report usage, content events pass unparsed and the model is renamed by text', () => {
+  const hint = { reportsStreamUsage: true };
+  const t = new StreamTransformer(ctx({ usageHint: hint, includeUsage: true }));
+  t.event(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }], { model: 'upstream-name', usage: null }));
+  const data = chunk([{ index: 0, delta: { content: 'x' }, logprobs: null, finish_reason: null }], { model: 'upstream-name' });
+  const out = t.event(data);
+  assert.equal(out, `data: ${data.replace('"model":"upstream-name"', '"model":"Public"').slice(0, -1)},"usage":null}\n\n`);
+  t.event(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }], { model: 'upstream-name' }));
+  t.event('[DONE]');
+  t.finish();
+  assert.equal(hint.reportsStreamUsage, false, 'a stream without usage resets what was learned');
+  assert.equal(t.usage().completionTokens, 1, 'the unparsed event counts as one token');
+});
+
+test('a stream that ends with usage teaches the deployment that it reports usage', () => {
+  const hint = { reportsStreamUsage: false };
+  const t = new StreamTransformer(ctx({ usageHint: hint }));
+  t.event(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]));
+  t.event(chunk([], { usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
+  t.event('[DONE]');
+  t.finish();
+  assert.equal(hint.reportsStreamUsage, true);
 });

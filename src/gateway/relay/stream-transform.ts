@@ -3,6 +3,7 @@ import { countTextTokens } from '../../protocol/tokens.ts';
 import { readUsage, usageObject, type Usage } from '../../protocol/usage.ts';
 import { SSE_DONE, sseData } from '../../protocol/sse/writer.ts';
 import type { JsonObject } from '../../protocol/validate/validate.ts';
+import { EventShortcut } from './event-shortcut.ts';
 import { countRequestPromptTokens } from './normalize.ts';
 import type { ResponseContext } from './response-context.ts';
 
@@ -23,10 +24,15 @@ export class StreamTransformer {
   #envelope: { id: unknown; object: unknown; created: unknown } | undefined;
   /** Generated text, kept only in case the upstream never reports usage. */
   readonly #texts: string[] = [];
+  /** Content events passed through unparsed: the token estimate if usage never comes. */
+  #unparsedTextEvents = 0;
   #finished = false;
+  readonly #shortcut: EventShortcut | undefined;
 
   constructor(ctx: ResponseContext) {
     this.#ctx = ctx;
+    // Only when the upstream is known to report usage may text go by uncounted.
+    this.#shortcut = ctx.usageHint.reportsStreamUsage ? new EventShortcut(ctx.publicModel, ctx.upstreamModel, ctx.includeUsage) : undefined;
   }
 
   /** True once the upstream sent `[DONE]` or a finish_reason: the answer is complete. */
@@ -39,6 +45,13 @@ export class StreamTransformer {
     if (data === '[DONE]') {
       this.#finished = true;
       return '';
+    }
+    if (this.#shortcut !== undefined && this.#envelope !== undefined) {
+      const passed = this.#shortcut.passThrough(data);
+      if (passed !== undefined) {
+        this.#unparsedTextEvents++;
+        return sseData(passed);
+      }
     }
     let chunk: JsonObject;
     try {
@@ -74,6 +87,7 @@ export class StreamTransformer {
 
   /** The tail of a complete stream: the usage chunk if the client asked, then `[DONE]`. */
   finish(): string {
+    this.#ctx.usageHint.reportsStreamUsage = this.#usage !== undefined;
     if (!this.#ctx.includeUsage) return SSE_DONE;
     const usage = this.#rawUsage ?? usageObject(this.usage());
     const envelope = this.#envelope ?? { id: undefined, object: undefined, created: Math.floor(Date.now() / 1000) };
@@ -93,7 +107,8 @@ export class StreamTransformer {
     if (this.#usage !== undefined) return this.#usage;
     return {
       promptTokens: countRequestPromptTokens(this.#ctx),
-      completionTokens: countTextTokens(this.#texts.join('')),
+      // Events that went by unparsed carry about one token each (engines stream per token).
+      completionTokens: countTextTokens(this.#texts.join('')) + this.#unparsedTextEvents,
       cachedTokens: 0,
       reasoningTokens: 0,
       reported: false,

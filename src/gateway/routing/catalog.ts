@@ -16,6 +16,8 @@ export interface Deployment {
   readonly deadlineMs: number;
   /** Requests in flight; mutated by the router on dispatch and release. */
   inFlight: number;
+  /** Learned from the last stream: the upstream ends its streams with usage. */
+  reportsStreamUsage: boolean;
 }
 
 export interface ModelEntry {
@@ -48,6 +50,7 @@ export function buildCatalog(config: GatewayConfig, adapters: ReadonlyMap<string
       priority: d.priority ?? 0,
       deadlineMs: config.providers[d.provider]?.timeouts?.total_ms ?? DEFAULT_DEADLINE_MS,
       inFlight: 0,
+      reportsStreamUsage: false,
     }));
     const ownedBy = model.owned_by ?? deployments[0]!.provider.type;
     const modelCreated = model.created ?? created;
