@@ -72,6 +72,7 @@ describe('chat completions', () => {
       ids.add(chunk.id);
       assert.equal(chunk.model, 'chat-model');
       assert.ok(chunk.choices.length > 0, 'no empty-choices chunk without include_usage');
+      assert.ok(!('usage' in chunk), 'no usage key on chunks when the client did not ask for usage');
       text += chunk.choices[0]!.delta.content ?? '';
       if (chunk.choices[0]!.finish_reason) finishes++;
     }

@@ -24,3 +24,10 @@ test('refuses anything that needs a real look', () => {
   assert.equal(s.passThrough(content.replace('"model":"up"', '"model":"other"')), undefined);
   assert.equal(s.passThrough('{"error":{"message":"x"},"finish_reason":null}'), undefined);
 });
+
+test('drops the usage:null an upstream added only because the gateway asked for usage', () => {
+  const withNull = content.replace('}]}', '}],"usage":null}');
+  const out = new EventShortcut('Public', 'up', false).passThrough(withNull);
+  assert.equal(out, content.replace('"model":"up"', '"model":"Public"'));
+  assert.equal(new EventShortcut('Public', 'up', true).passThrough(withNull), withNull.replace('"model":"up"', '"model":"Public"'));
+});

@@ -27,6 +27,11 @@ export class EventShortcut {
     const usage = out.indexOf('"usage":');
     if (usage !== -1) {
       if (!out.startsWith('null', usage + 8)) return undefined;
+      // The upstream added it because the gateway asked for usage; the client did not.
+      if (!this.#includeUsage) {
+        if (out.charCodeAt(usage - 1) !== 44 /* , */) return undefined;
+        out = out.slice(0, usage - 1) + out.slice(usage + 12);
+      }
     } else if (this.#includeUsage) {
       if (out.charCodeAt(out.length - 1) !== 125 /* } */) return undefined;
       out = `${out.slice(0, -1)},"usage":null}`;

@@ -77,6 +77,10 @@ export class StreamTransformer {
     if (this.#ctx.includeUsage && chunk.usage === undefined) {
       chunk.usage = null;
       dirty = true;
+    } else if (!this.#ctx.includeUsage && chunk.usage === null) {
+      // Present only because the gateway asked the upstream for usage.
+      delete chunk.usage;
+      dirty = true;
     }
     if (choices.length === 0) return dirty ? sseData(JSON.stringify(chunk)) : sseData(data);
     dirty = this.#inspectChoices(choices) || dirty;
