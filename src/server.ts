@@ -41,6 +41,9 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     return503OnClosing: true,
     keepAliveTimeout: 75_000,
     routerOptions: { ignoreTrailingSlash: true },
+    // One logger for all requests: a pino child per request costs an allocation on the hot
+    // path, and every log call here names the request id itself.
+    childLoggerFactory: (logger) => logger,
   });
   app.decorateRequest('principal', undefined);
   installJsonParser(app);

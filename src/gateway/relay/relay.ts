@@ -88,6 +88,11 @@ export async function relay(call: RelayCall, sendJson: JsonReply): Promise<Relay
     const raw = await readBody(upstream.body, RESPONSE_BODY_LIMIT).catch((err: unknown) => {
       throw abort.signal.aborted ? err : new GatewayError('upstream_error', 'The upstream response could not be read.', { cause: err });
     });
+    const quick = endpoint === 'embeddings' ? undefined : deployment.jsonShortcut.passThrough(raw);
+    if (quick !== undefined) {
+      sendJson(200, quick.body);
+      return { status: 200, usage: quick.usage, end: 'complete', error: undefined };
+    }
     const doc = parseJsonObject(raw);
     const { changed, usage } = normalizeResponse(ctx, doc);
     sendJson(200, changed ? JSON.stringify(doc) : raw);

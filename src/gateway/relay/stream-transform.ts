@@ -3,7 +3,7 @@ import { countTextTokens } from '../../protocol/tokens.ts';
 import { readUsage, usageObject, type Usage } from '../../protocol/usage.ts';
 import { SSE_DONE, sseData } from '../../protocol/sse/writer.ts';
 import type { JsonObject } from '../../protocol/validate/validate.ts';
-import { EventShortcut } from './event-shortcut.ts';
+import { EventShortcut } from '../../protocol/shortcut/event-shortcut.ts';
 import { countRequestPromptTokens } from './normalize.ts';
 import type { ResponseContext } from './response-context.ts';
 

@@ -1,6 +1,7 @@
 import type { GatewayConfig } from '../../config/load.ts';
 import type { ModelKind, Price } from '../../config/schema.ts';
 import type { ProviderAdapter } from '../../providers/adapter.ts';
+import { JsonShortcut } from '../../protocol/shortcut/json-shortcut.ts';
 
 /** One place a model is served: an engine endpoint, a chip, a price. */
 export interface Deployment {
@@ -18,6 +19,8 @@ export interface Deployment {
   inFlight: number;
   /** Learned from the last stream: the upstream ends its streams with usage. */
   reportsStreamUsage: boolean;
+  /** Byte-level reader of this deployment's JSON answers (needles built once). */
+  readonly jsonShortcut: JsonShortcut;
 }
 
 export interface ModelEntry {
@@ -51,6 +54,7 @@ export function buildCatalog(config: GatewayConfig, adapters: ReadonlyMap<string
       deadlineMs: config.providers[d.provider]?.timeouts?.total_ms ?? DEFAULT_DEADLINE_MS,
       inFlight: 0,
       reportsStreamUsage: false,
+      jsonShortcut: new JsonShortcut(id, d.upstream_model ?? id),
     }));
     const ownedBy = model.owned_by ?? deployments[0]!.provider.type;
     const modelCreated = model.created ?? created;
