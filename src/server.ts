@@ -10,6 +10,9 @@ import type { Principal } from './gateway/admission/principal.ts';
 import { inferenceHandler, type InferenceDeps } from './gateway/routes/inference.ts';
 import { modelRoutes } from './gateway/routes/models.ts';
 import type { Router } from './gateway/routing/router.ts';
+import type { Limiter } from './limits/limiter.ts';
+import type { Tenancy } from './admin/tenancy.ts';
+import { registerAdminRoutes, registerOwnerKeyRoutes } from './admin/routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,6 +25,8 @@ export interface ServerDeps {
   readonly logger: Logger;
   readonly router: Router;
   readonly authenticator: Authenticator;
+  readonly limiter: Limiter;
+  readonly tenancy: Tenancy;
   readonly onSettled?: InferenceDeps['onSettled'];
 }
 
@@ -59,7 +64,9 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   app.register(async (api) => {
     api.addHook('onRequest', authenticate(deps.authenticator));
     const models = modelRoutes(deps.router);
-    const inference = { router: deps.router, onSettled: deps.onSettled };
+    const inference = { router: deps.router, limiter: deps.limiter, onSettled: deps.onSettled };
+    registerOwnerKeyRoutes(api, deps.tenancy, '/maas/v1');
+    registerAdminRoutes(api, deps.tenancy);
     for (const prefix of API_PREFIXES) {
       api.post(`${prefix}/chat/completions`, inferenceHandler(inference, 'chat'));
       api.post(`${prefix}/completions`, inferenceHandler(inference, 'completions'));
@@ -92,8 +99,7 @@ function authenticate(authenticator: Authenticator) {
       throw new GatewayError('invalid_token', 'Missing API key. Send it as "Authorization: Bearer <key>" or "X-API-Key: <key>".');
     }
     const principal = authenticator.authenticate(key);
-    if (principal === undefined) throw new GatewayError('invalid_token', 'Invalid API key.');
-    request.principal = principal;
+    request.principal = principal instanceof Promise ? await principal : principal;
   };
 }
 
@@ -117,7 +123,7 @@ function installJsonParser(app: FastifyInstance): void {
   });
 }
 
-function renderError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+export function renderError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
   const err = toGatewayError(error);
   if (err.status >= 500) request.log.warn({ err: error, code: err.code, reqId: request.id }, 'request failed');
   if (reply.sent || reply.raw.headersSent) return;

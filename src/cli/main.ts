@@ -10,6 +10,14 @@ const COMMANDS: Readonly<Record<string, { summary: string; run: (argv: string[])
       await import('../main.ts');
     },
   },
+  accounts: {
+    summary: 'create, list, show and update accounts (tenants)',
+    run: async (argv) => (await import('./tenancy-commands.ts')).runAccounts(argv),
+  },
+  keys: {
+    summary: 'create, list and revoke API keys',
+    run: async (argv) => (await import('./tenancy-commands.ts')).runKeys(argv),
+  },
   sim: {
     summary: 'run the simulator engine as an OpenAI-compatible server (--port 18080)',
     run: async (argv) => (await import('./sim.ts')).runSim(argv),

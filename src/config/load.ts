@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { ConfigSchema, type RawConfig, type RawModel, type RawProvider } from './schema.ts';
+import { ConfigSchema, type Plan, type RawConfig, type RawModel, type RawProvider } from './schema.ts';
 import { DEFAULT_CONFIG } from './defaults.ts';
 import { ConfigError } from './errors.ts';
 import { interpolateEnv } from './interpolate.ts';
@@ -20,7 +20,9 @@ export interface GatewayConfig {
   readonly server: ServerSettings;
   readonly providers: Readonly<Record<string, RawProvider>>;
   readonly models: Readonly<Record<string, RawModel>>;
-  readonly apiKeys: readonly string[];
+  /** The built-in plans (basic, enterprise) with the config's `plans:` merged over them. */
+  readonly plans: Readonly<Record<string, Plan>>;
+  readonly databaseUrl: string | undefined;
   readonly adminKey: string | undefined;
   readonly dataDir: string;
   readonly logLevel: string;
@@ -29,6 +31,12 @@ export interface GatewayConfig {
 const checkConfig = TypeCompiler.Compile(ConfigSchema);
 
 const DEFAULT_BODY_LIMIT = 20 * 1024 * 1024;
+
+/** Seed 000's plans: basic 60 RPM / 10,000 TPM; enterprise 1,000+ RPM. */
+export const BUILT_IN_PLANS: Readonly<Record<string, Plan>> = Object.freeze({
+  basic: { rpm: 60, tpm: 10_000, concurrency: 4 },
+  enterprise: { rpm: 1_000, tpm: 1_000_000, concurrency: 64 },
+});
 
 /** Loads the configuration from the environment (and MAAS_CONFIG's YAML file, if set). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -47,7 +55,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     },
     providers: config.providers,
     models: config.models,
-    apiKeys: (env.MAAS_API_KEYS ?? '').split(',').map((k) => k.trim()).filter((k) => k.length > 0),
+    plans: { ...BUILT_IN_PLANS, ...config.plans },
+    databaseUrl: env.MAAS_DATABASE_URL || undefined,
     adminKey: env.MAAS_ADMIN_KEY || undefined,
     dataDir: resolve(env.MAAS_DATA_DIR || './data'),
     logLevel: env.MAAS_LOG_LEVEL || 'info',
@@ -84,6 +93,11 @@ export function validateConfig(raw: unknown): RawConfig {
           `unknown provider '${deployment.provider}' (configured providers: ${known})`,
         );
       }
+    });
+  }
+  for (const [name, plan] of Object.entries(config.plans ?? {})) {
+    plan.models?.forEach((model, i) => {
+      if (config.models[model] === undefined) throw new ConfigError(`plans.${name}.models[${i}]`, `unknown model '${model}'`);
     });
   }
   for (const [name, provider] of Object.entries(config.providers)) {

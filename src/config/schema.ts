@@ -67,6 +67,17 @@ export const ModelSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A plan: the limits every key of an account on it gets (keys may lower or raise their own). */
+export const PlanSchema = Type.Object(
+  {
+    rpm: Type.Integer({ minimum: 0, description: 'requests per minute; 0 = unlimited' }),
+    tpm: Type.Integer({ minimum: 0, description: 'tokens per minute; 0 = unlimited' }),
+    concurrency: Type.Integer({ minimum: 0, description: 'requests in flight; 0 = unlimited' }),
+    models: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'models the plan may use; absent = all' })),
+  },
+  { additionalProperties: false },
+);
+
 export const ServerSchema = Type.Object(
   {
     host: Type.Optional(Type.String({ minLength: 1 })),
@@ -83,6 +94,7 @@ export const ConfigSchema = Type.Object(
     server: Type.Optional(ServerSchema),
     providers: Type.Record(Type.String({ minLength: 1 }), ProviderSchema),
     models: Type.Record(Type.String({ minLength: 1 }), ModelSchema),
+    plans: Type.Optional(Type.Record(Type.String({ minLength: 1 }), PlanSchema)),
   },
   { additionalProperties: false },
 );
@@ -92,4 +104,5 @@ export type RawProvider = Static<typeof ProviderSchema>;
 export type RawDeployment = Static<typeof DeploymentSchema>;
 export type RawModel = Static<typeof ModelSchema>;
 export type Price = Static<typeof PriceSchema>;
+export type Plan = Static<typeof PlanSchema>;
 export type ModelKind = (typeof MODEL_KINDS)[number];

@@ -1,11 +1,15 @@
 import type { FastifyInstance } from 'fastify';
+import { Tenancy } from '../admin/tenancy.ts';
 import { loadConfig, type GatewayConfig } from '../config/load.ts';
+import { MemoryLimiter } from '../limits/memory.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import type { ProviderAdapter } from '../providers/adapter.ts';
 import { createAdapter } from '../providers/registry.ts';
 import { buildServer } from '../server.ts';
-import { StaticKeyAuthenticator } from './admission/authenticator.ts';
-import { loadOrCreateQuickstartKey } from './admission/quickstart-key.ts';
+import { openStore } from '../store/db.ts';
+import { createRepositories, type Repositories } from '../store/index.ts';
+import { generateApiKey } from '../store/repositories/api-keys.ts';
+import { hashKey, KeyDirectory } from './admission/key-directory.ts';
 import { buildCatalog } from './routing/catalog.ts';
 import { Router } from './routing/router.ts';
 
@@ -14,24 +18,34 @@ export interface RunningGateway {
   readonly config: GatewayConfig;
   readonly logger: Logger;
   readonly url: string;
-  /** Stops accepting, lets in-flight requests finish (bounded), closes upstream pools. */
+  /** Stops accepting, lets in-flight requests finish (bounded), closes upstream pools and the store. */
   stop(): Promise<void>;
 }
+
+const ADMIN_KEY_SETTING = 'admin_key_hash';
 
 /** Wires the gateway from its configuration and starts listening. */
 export async function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGateway> {
   const config = loadConfig(env);
   const logger = createLogger(config.logLevel);
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const repos = createRepositories(store);
+  const adminHash = await adminKeyHash(config, repos);
+
   const adapters = new Map<string, ProviderAdapter>();
   for (const [name, provider] of Object.entries(config.providers)) adapters.set(name, createAdapter(name, provider));
   const router = new Router(buildCatalog(config, adapters), adapters.keys());
-  const app = buildServer({ config, logger, router, authenticator: authenticatorFor(config) });
+  const directory = new KeyDirectory(repos.apiKeys, config.plans, adminHash);
+  const tenancy = new Tenancy({ ...repos, plans: config.plans, models: new Set(router.models.keys()), directory });
+  await bootstrapFirstAccount(tenancy, repos);
+  await directory.warm();
 
+  const app = buildServer({ config, logger, router, authenticator: directory, limiter: new MemoryLimiter(), tenancy });
   await app.listen({ host: config.server.host, port: config.server.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port;
   const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
-  logger.info({ url, config: config.source, models: router.models.size, providers: adapters.size }, 'maas gateway listening');
+  logger.info({ url, config: config.source, store: store.dialect, models: router.models.size, providers: adapters.size }, 'maas gateway listening');
   process.stdout.write(`maas gateway listening on ${url}\n`);
 
   return {
@@ -42,22 +56,35 @@ export async function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGatew
     async stop() {
       await drain(app, config.server.shutdownTimeoutMs);
       await Promise.allSettled([...adapters.values()].map((a) => a.close()));
+      await store.close();
     },
   };
 }
 
-function authenticatorFor(config: GatewayConfig): StaticKeyAuthenticator {
-  if (config.apiKeys.length > 0 || config.adminKey !== undefined) {
-    return new StaticKeyAuthenticator(config.apiKeys, config.adminKey);
-  }
-  const quickstart = loadOrCreateQuickstartKey(config.dataDir);
-  // Shown on the terminal once, at creation; never written to the log stream.
-  process.stdout.write(
-    quickstart.created
-      ? `maas: no MAAS_API_KEYS set; generated a development API key (saved in ${quickstart.path}):\n  ${quickstart.key}\n`
-      : `maas: no MAAS_API_KEYS set; using the development API key in ${quickstart.path}\n`,
-  );
-  return new StaticKeyAuthenticator([quickstart.key], undefined);
+/**
+ * MAAS_ADMIN_KEY when set; otherwise a key generated at first start, whose hash is stored and
+ * which is shown once on the terminal (never in the log stream).
+ */
+async function adminKeyHash(config: GatewayConfig, repos: Repositories): Promise<string> {
+  if (config.adminKey !== undefined) return hashKey(config.adminKey);
+  const stored = await repos.settings.get(ADMIN_KEY_SETTING);
+  if (stored !== undefined) return stored;
+  const key = generateApiKey();
+  const hash = hashKey(key);
+  await repos.settings.set(ADMIN_KEY_SETTING, hash);
+  process.stdout.write(`maas: generated the admin key (shown once; set MAAS_ADMIN_KEY to choose your own):\n  admin key: ${key}\n`);
+  return hash;
+}
+
+/**
+ * A fresh store gets one account and one key, so `npm start` is usable at once with any OpenAI
+ * SDK. Shown once on the terminal, like the admin key.
+ */
+async function bootstrapFirstAccount(tenancy: Tenancy, repos: Repositories): Promise<void> {
+  if ((await repos.accounts.list({ limit: 1 })).length > 0) return;
+  const account = await tenancy.createAccount({ name: 'default', plan: 'enterprise' });
+  const { secret } = await tenancy.createKey({ accountId: account.id, name: 'quickstart' });
+  process.stdout.write(`maas: created account 'default' (${account.id}, plan enterprise) with an API key (shown once):\n  api key: ${secret}\n`);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI, { APIError } from 'openai';
-import { simConfig, startGateway, TEST_KEY, type GatewayProcess } from '../helpers/gateway.ts';
+import { simConfig, startGateway, type GatewayProcess } from '../helpers/gateway.ts';
 import { startSimProcess, type SimProcess } from '../helpers/sim.ts';
 
 let sim: SimProcess;
@@ -37,7 +37,7 @@ interface ErrorResponse {
 async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<ErrorResponse> {
   const res = await fetch(`${gw.url}${path}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json', ...headers },
+    headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
@@ -62,7 +62,7 @@ describe('admission', () => {
   test('no key, a wrong key, or a non-Bearer scheme → 401 invalid_token', async () => {
     expectError(await post('/v1/chat/completions', chat(), { authorization: '' }), 401, 'invalid_token');
     expectError(await post('/v1/chat/completions', chat(), { authorization: 'Bearer sk-wrong' }), 401, 'invalid_token');
-    expectError(await post('/v1/chat/completions', chat(), { authorization: `Basic ${TEST_KEY}` }), 401, 'invalid_token');
+    expectError(await post('/v1/chat/completions', chat(), { authorization: `Basic ${gw.apiKey}` }), 401, 'invalid_token');
     const res = await fetch(`${gw.url}/v1/models`);
     assert.equal(res.status, 401);
   });
@@ -73,9 +73,9 @@ describe('admission', () => {
   });
 
   test('X-API-Key and a lower-case bearer scheme are accepted', async () => {
-    const viaHeader = await fetch(`${gw.url}/v1/models`, { headers: { 'x-api-key': TEST_KEY } });
+    const viaHeader = await fetch(`${gw.url}/v1/models`, { headers: { 'x-api-key': gw.apiKey } });
     assert.equal(viaHeader.status, 200);
-    const lower = await fetch(`${gw.url}/v1/models`, { headers: { authorization: `bearer ${TEST_KEY}` } });
+    const lower = await fetch(`${gw.url}/v1/models`, { headers: { authorization: `bearer ${gw.apiKey}` } });
     assert.equal(lower.status, 200);
   });
 });
@@ -108,7 +108,7 @@ describe('validation', () => {
     expectError(await post('/v1/chat/completions', chat({ model: 'no-such-model' })), 404, 'model_not_found', 'model');
     expectError(await post('/v1/embeddings', { model: 'no-such-model', input: 'x' }), 404, 'model_not_found', 'model');
     expectError(await post('/v1/chat/completions', chat({ model: 'embed-model' })), 400, 'invalid_request', 'model');
-    const res = await fetch(`${gw.url}/v1/models/no-such-model`, { headers: { authorization: `Bearer ${TEST_KEY}` } });
+    const res = await fetch(`${gw.url}/v1/models/no-such-model`, { headers: { authorization: `Bearer ${gw.apiKey}` } });
     assert.equal(res.status, 404);
     assert.equal(((await res.json()) as ErrorResponse).error.code, 'model_not_found');
   });
@@ -117,7 +117,7 @@ describe('validation', () => {
     expectError(await post('/v1/chat/completions', chat(), { 'x-ai-provider': 'nope' }), 400, 'invalid_request', 'X-AI-Provider');
     const ok = await fetch(`${gw.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json', 'x-ai-provider': 'sim' },
+      headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json', 'x-ai-provider': 'sim' },
       body: JSON.stringify(chat()),
     });
     assert.equal(ok.status, 200);
@@ -172,7 +172,7 @@ describe('upstream failures', () => {
   test('a stream cut mid-way ends with an error event and no [DONE]; the SDK throws', async () => {
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' },
       body: JSON.stringify(chat({ stream: true, sim: { drop_after_tokens: 3, output_tokens: 20 } })),
     });
     assert.equal(res.status, 200);

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { simConfig, startGateway, TEST_KEY, type GatewayProcess } from '../helpers/gateway.ts';
+import { simConfig, startGateway, type GatewayProcess } from '../helpers/gateway.ts';
 import { startSimProcess, type SimProcess } from '../helpers/sim.ts';
 
 let sim: SimProcess;
@@ -51,7 +51,7 @@ test('SIGTERM drains an in-flight stream to [DONE], refuses new work, and exits 
   const gw = await startGateway({ config: simConfig(sim.baseURL) });
   const res = await fetch(`${gw.url}/v1/chat/completions`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'chat-model', messages: [{ role: 'user', content: 'x' }], stream: true, sim: { tokens_per_second: 40, output_tokens: 40 } }),
   });
   assert.equal(res.status, 200);
@@ -60,7 +60,7 @@ test('SIGTERM drains an in-flight stream to [DONE], refuses new work, and exits 
   assert.ok(first.value && first.value.length > 0);
   const exit = gw.stop('SIGTERM');
   await new Promise((r) => setTimeout(r, 100));
-  await assert.rejects(fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${TEST_KEY}` } }), 'new connections are refused while draining');
+  await assert.rejects(fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${gw.apiKey}` } }), 'new connections are refused while draining');
   let text = Buffer.from(first.value!).toString();
   for (;;) {
     const { done, value } = await reader.read();
@@ -71,11 +71,12 @@ test('SIGTERM drains an in-flight stream to [DONE], refuses new work, and exits 
   assert.equal(await exit, 0);
 });
 
-test('with no configuration at all: the built-in simulator models and a generated development key', async () => {
-  const gw: GatewayProcess = await startGateway({ env: { MAAS_API_KEYS: '' } });
+test('with no configuration at all: the built-in simulator models, a first account and key, a generated admin key', async () => {
+  const gw: GatewayProcess = await startGateway({ env: { MAAS_ADMIN_KEY: '' } });
   try {
-    const key = /\n {2}(sk-[0-9A-Za-z]{48})\n/.exec(gw.output())?.[1];
-    assert.ok(key, `a development key is printed on first start:\n${gw.output()}`);
+    const key = /api key: (sk-[0-9A-Za-z]{48})\n/.exec(gw.output())?.[1];
+    assert.ok(key, `an account key is printed on first start:\n${gw.output()}`);
+    assert.match(gw.output(), /admin key: sk-[0-9A-Za-z]{48}\n/, 'so is a generated admin key');
     const client = new OpenAI({ baseURL: gw.baseURL, apiKey: key, maxRetries: 0 });
     const models = await client.models.list();
     const deepseek = models.data.find((m) => m.id === 'DeepSeek-R1');

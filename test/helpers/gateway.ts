@@ -4,13 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 
-export const TEST_KEY = 'sk-test-0123456789abcdefghijklmnopqrstuvwxyzABCD';
+/** The operator key every test gateway runs with. */
+export const TEST_ADMIN_KEY = 'sk-admin-test-0123456789abcdefghijklmnopqrstuvwxyz';
 const ROOT = new URL('../..', import.meta.url).pathname;
 
 export interface GatewayProcess {
   readonly url: string;
   readonly baseURL: string;
+  /** The key of the account the gateway creates on first start (plan enterprise). */
   readonly apiKey: string;
+  readonly adminKey: string;
   readonly child: ChildProcess;
   /** Everything the process wrote so far (stdout and stderr). */
   output(): string;
@@ -33,7 +36,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     MAAS_PORT: '0',
     MAAS_HOST: '127.0.0.1',
     MAAS_DATA_DIR: join(dir, 'data'),
-    MAAS_API_KEYS: TEST_KEY,
+    MAAS_ADMIN_KEY: TEST_ADMIN_KEY,
     MAAS_LOG_LEVEL: 'warn',
     ...options.env,
   };
@@ -50,11 +53,13 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   exited.then(() => rmSync(dir, { recursive: true, force: true }), () => {});
 
   const url = await waitForLine(child, () => output, /maas gateway listening on (\S+)/, exited);
-  const apiKey = env.MAAS_API_KEYS?.split(',')[0] ?? TEST_KEY;
+  const apiKey = /api key: (sk-\S+)/.exec(output)?.[1] ?? '';
+  const adminKey = env.MAAS_ADMIN_KEY ?? /admin key: (sk-\S+)/.exec(output)?.[1] ?? '';
   return {
     url,
     baseURL: `${url}/v1`,
     apiKey,
+    adminKey,
     child,
     output: () => output,
     client: (extra) => new OpenAI({ baseURL: `${url}/v1`, apiKey, maxRetries: 0, timeout: 20_000, ...extra }),
@@ -71,7 +76,7 @@ export async function startGatewayExpectingFailure(config: unknown, env: Record<
   const path = join(dir, 'config.yaml');
   writeFileSync(path, typeof config === 'string' ? config : JSON.stringify(config));
   const child = spawn(process.execPath, [join(ROOT, 'src/main.ts')], {
-    env: { ...process.env, MAAS_PORT: '0', MAAS_CONFIG: path, MAAS_API_KEYS: TEST_KEY, MAAS_DATA_DIR: join(dir, 'data'), ...env },
+    env: { ...process.env, MAAS_PORT: '0', MAAS_CONFIG: path, MAAS_ADMIN_KEY: TEST_ADMIN_KEY, MAAS_DATA_DIR: join(dir, 'data'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

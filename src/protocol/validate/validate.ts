@@ -1,5 +1,6 @@
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { TSchema } from '@sinclair/typebox';
+import type { ValueError } from '@sinclair/typebox/errors';
 import { invalidRequest } from '../../errors/gateway-error.ts';
 import type { Endpoint } from '../../providers/adapter.ts';
 import { ChatRequestSchema, CompletionRequestSchema, EmbeddingRequestSchema } from './schemas.ts';
@@ -29,8 +30,33 @@ export function validateRequest(endpoint: Endpoint, body: unknown, pathModel?: s
   return request;
 }
 
+/** Checks any JSON body against a compiled schema: 400 naming the first bad field. */
+export function validateBody<T>(check: TypeCheck<TSchema>, body: unknown): T {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw invalidRequest('The request body must be a JSON object.');
+  }
+  if (!check.Check(body)) throw describeFirstError(check, body);
+  return body as T;
+}
+
+/**
+ * The error to report: TypeBox reports a failed union (`T | null`) at the union itself; the
+ * member error with the deepest path names the field a person has to fix.
+ */
+function deepest(error: ValueError): ValueError {
+  let best = error;
+  for (const variant of error.errors) {
+    const first = variant.First();
+    if (first === undefined) continue;
+    const candidate = deepest(first);
+    if (candidate.path.length > best.path.length) best = candidate;
+  }
+  return best;
+}
+
 function describeFirstError(check: TypeCheck<TSchema>, value: unknown) {
-  const error = check.Errors(value).First();
+  const first = check.Errors(value).First();
+  const error = first === undefined ? undefined : deepest(first);
   const param = error === undefined ? null : paramName(error.path);
   if (error === undefined || param === null) return invalidRequest('Invalid request body.');
   if (error.value === undefined) return invalidRequest(`Missing required parameter: '${param}'.`, param);

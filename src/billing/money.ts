@@ -1,0 +1,27 @@
+/**
+ * Money is an integer count of nano-yuan (1e-9 yuan) held in a bigint, never a float: per-token
+ * prices such as 0.0003 yuan per 1K tokens (300 nano-yuan per token) stay exact. On the wire and
+ * in the CLI it is a decimal string of yuan.
+ */
+export const NANOS_PER_YUAN = 1_000_000_000n;
+const SCALE_DIGITS = 9;
+const DECIMAL = /^(-)?(\d+)(?:\.(\d+))?$/;
+
+/** "12.345678" → 12345678000n; more than 9 decimals or anything not a decimal → undefined. */
+export function parseYuan(text: string): bigint | undefined {
+  const match = DECIMAL.exec(text.trim());
+  if (match === null) return undefined;
+  const [, sign, whole, fraction = ''] = match;
+  if (fraction.length > SCALE_DIGITS) return undefined;
+  const nanos = BigInt(whole!) * NANOS_PER_YUAN + BigInt(fraction.padEnd(SCALE_DIGITS, '0'));
+  return sign === '-' ? -nanos : nanos;
+}
+
+/** 12345678000n → "12.345678" (no trailing zeros, at least one digit after the point dropped if zero). */
+export function formatYuan(nanos: bigint): string {
+  const negative = nanos < 0n;
+  const abs = negative ? -nanos : nanos;
+  const whole = abs / NANOS_PER_YUAN;
+  const fraction = (abs % NANOS_PER_YUAN).toString().padStart(SCALE_DIGITS, '0').replace(/0+$/, '');
+  return `${negative ? '-' : ''}${whole}${fraction.length > 0 ? `.${fraction}` : ''}`;
+}

@@ -1,0 +1,73 @@
+import Fastify from 'fastify';
+import { registerAdminRoutes } from '../admin/routes.ts';
+import { Tenancy } from '../admin/tenancy.ts';
+import { loadConfig } from '../config/load.ts';
+import { ADMIN_PRINCIPAL } from '../gateway/admission/principal.ts';
+import { renderError } from '../server.ts';
+import { openStore } from '../store/db.ts';
+import { createRepositories } from '../store/index.ts';
+
+export type Json = Record<string, unknown>;
+export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+/**
+ * What the CLI's account and key commands talk to: the admin API of a running gateway over
+ * HTTP, or the very same routes run in-process on the local store (Fastify's `inject`), so both
+ * modes validate and answer identically.
+ */
+export interface AdminBackend {
+  call(method: Method, path: string, body?: Json): Promise<Json>;
+  close(): Promise<void>;
+}
+
+export class CliError extends Error {}
+
+function fail(status: number, json: Json): never {
+  const error = json.error as { message?: string; param?: string | null } | undefined;
+  throw new CliError(`${status}: ${error?.message ?? 'request failed'}${error?.param ? ` (${error.param})` : ''}`);
+}
+
+export function httpBackend(url: string, adminKey: string): AdminBackend {
+  const base = url.replace(/\/+$/, '');
+  return {
+    async call(method, path, body) {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${adminKey}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const json = (await res.json().catch(() => ({}))) as Json;
+      if (!res.ok) fail(res.status, json);
+      return json;
+    },
+    async close() {},
+  };
+}
+
+/** The admin routes on MAAS_DATA_DIR / MAAS_DATABASE_URL, with MAAS_CONFIG's plans and models. */
+export async function localBackend(env: NodeJS.ProcessEnv): Promise<AdminBackend> {
+  const config = loadConfig(env);
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const tenancy = new Tenancy({ ...createRepositories(store), plans: config.plans, models: new Set(Object.keys(config.models)) });
+  const app = Fastify();
+  app.decorateRequest('principal', undefined);
+  // Whoever can read the data dir is the operator already.
+  app.addHook('onRequest', async (request) => {
+    request.principal = ADMIN_PRINCIPAL;
+  });
+  app.setErrorHandler(renderError);
+  registerAdminRoutes(app, tenancy);
+  await app.ready();
+  return {
+    async call(method, path, body) {
+      const res = await app.inject({ method, url: path, ...(body ? { payload: body } : {}) });
+      const json = res.json() as Json;
+      if (res.statusCode >= 400) fail(res.statusCode, json);
+      return json;
+    },
+    async close() {
+      await app.close();
+      await store.close();
+    },
+  };
+}

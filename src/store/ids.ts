@@ -1,0 +1,26 @@
+import { randomBytes } from 'node:crypto';
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const BASE36 = '0123456789abcdefghijklmnopqrstuvwxyz';
+
+/** Uniform random characters from `alphabet` (rejection sampling: no modulo bias). */
+export function randomString(length: number, alphabet: string): string {
+  const limit = 256 - (256 % alphabet.length);
+  let out = '';
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < limit && out.length < length) out += alphabet[byte % alphabet.length];
+    }
+  }
+  return out;
+}
+
+/** `acct_…`, `key_…`: 20 base36 characters, about 103 bits. */
+export function newId(prefix: string): string {
+  return `${prefix}_${randomString(20, BASE36)}`;
+}
+
+/** An API key: `sk-` and 48 base62 characters (about 285 bits) from the CSPRNG. */
+export function generateApiKey(): string {
+  return `sk-${randomString(48, BASE62)}`;
+}

@@ -1,0 +1,18 @@
+import type { Store } from './db.ts';
+import { AccountRepository } from './repositories/accounts.ts';
+import { ApiKeyRepository } from './repositories/api-keys.ts';
+import { SettingsRepository } from './repositories/settings.ts';
+
+export interface Repositories {
+  readonly accounts: AccountRepository;
+  readonly apiKeys: ApiKeyRepository;
+  readonly settings: SettingsRepository;
+}
+
+export function createRepositories(store: Store): Repositories {
+  return {
+    accounts: new AccountRepository(store.db),
+    apiKeys: new ApiKeyRepository(store.db),
+    settings: new SettingsRepository(store.db),
+  };
+}
