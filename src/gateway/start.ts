@@ -23,6 +23,8 @@ export interface RunningGateway {
 }
 
 const ADMIN_KEY_SETTING = 'admin_key_hash';
+/** How stale another process's key or account change may be here (this process's own: never). */
+const KEY_REFRESH_INTERVAL_MS = 2_000;
 
 /** Wires the gateway from its configuration and starts listening. */
 export async function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGateway> {
@@ -39,6 +41,10 @@ export async function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGatew
   const tenancy = new Tenancy({ ...repos, plans: config.plans, models: new Set(router.models.keys()), directory });
   await bootstrapFirstAccount(tenancy, repos);
   await directory.warm();
+  const refresher = setInterval(() => {
+    directory.refresh(repos.accounts).catch((err: unknown) => logger.warn({ err }, 'key cache refresh failed'));
+  }, KEY_REFRESH_INTERVAL_MS);
+  refresher.unref();
 
   const app = buildServer({ config, logger, router, authenticator: directory, limiter: new MemoryLimiter(), tenancy });
   await app.listen({ host: config.server.host, port: config.server.port });
@@ -54,6 +60,7 @@ export async function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGatew
     logger,
     url,
     async stop() {
+      clearInterval(refresher);
       await drain(app, config.server.shutdownTimeoutMs);
       await Promise.allSettled([...adapters.values()].map((a) => a.close()));
       await store.close();

@@ -19,6 +19,12 @@ export interface KeyRow {
 export interface KeySource {
   findByHash(hash: string): Promise<KeyRow | undefined>;
   listActive(): Promise<KeyRow[]>;
+  /** Keys (with accounts) written after `since`, epoch ms. */
+  changedSince(since: number): Promise<Array<KeyRow & { readonly updatedAt: number }>>;
+}
+
+export interface AccountSource {
+  changedSince(since: number): Promise<Array<KeyRow['account'] & { readonly updatedAt: number }>>;
 }
 
 interface Entry {
@@ -32,6 +38,7 @@ export function hashKey(secret: string): string {
 }
 
 const NEGATIVE_TTL_MS = 5_000;
+const REFRESH_OVERLAP_MS = 1_000;
 const NEGATIVE_MAX = 10_000;
 
 /**
@@ -45,8 +52,9 @@ export class KeyDirectory implements Authenticator {
   readonly #plans: Readonly<Record<string, Plan>>;
   readonly #byHash = new Map<string, Entry>();
   readonly #unknown = new Map<string, number>();
-  #adminHash: string | undefined;
+  readonly #adminHash: string | undefined;
   readonly #now: () => number;
+  #refreshedAt = 0;
 
   constructor(source: KeySource, plans: Readonly<Record<string, Plan>>, adminHash: string | undefined, now: () => number = Date.now) {
     this.#source = source;
@@ -56,7 +64,21 @@ export class KeyDirectory implements Authenticator {
   }
 
   async warm(): Promise<void> {
+    this.#refreshedAt = this.#now();
     for (const row of await this.#source.listActive()) this.#remember(row);
+  }
+
+  /**
+   * Catches up with writes made by other processes (another gateway, the CLI on the local
+   * store): keys and accounts changed since the last look. Writes made through this process
+   * never wait for it.
+   */
+  async refresh(accounts: AccountSource): Promise<void> {
+    // Overlap the window a little: a write committed while the previous refresh ran is not lost.
+    const since = this.#refreshedAt - REFRESH_OVERLAP_MS;
+    this.#refreshedAt = this.#now();
+    for (const row of await this.#source.changedSince(since)) this.upsertKey(row);
+    for (const account of await accounts.changedSince(since)) this.updateAccount(account);
   }
 
   authenticate(secret: string): Principal | Promise<Principal> {
@@ -77,9 +99,10 @@ export class KeyDirectory implements Authenticator {
 
   /** An account's plan or status changed: every key of it gets the new state at once. */
   updateAccount(account: KeyRow['account']): void {
+    const state = { id: account.id, status: account.status, plan: account.plan };
     for (const entry of this.#byHash.values()) {
       if (entry.row.account.id !== account.id) continue;
-      this.#remember({ ...entry.row, account });
+      this.#remember({ ...entry.row, account: state });
     }
   }
 
