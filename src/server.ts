@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/load.ts';
 import { GatewayError } from './errors/gateway-error.ts';
@@ -39,7 +39,8 @@ const MAX_REQUEST_ID_LENGTH = 200;
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Fastify's own per-request lines are off: the access log (opt-in) is one line we control.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.config.server.bodyLimit,
     requestIdHeader: false,
     genReqId: requestIdOf,

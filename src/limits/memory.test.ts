@@ -88,3 +88,23 @@ test('headers follow OpenAI names and formats', () => {
     assert.match(v, /^(\d+(\.\d+)?(h|m|s|ms))+$/);
   }
 });
+
+test('TPM bookings leave the window after 60 s, and a late correction of an expired booking is ignored', () => {
+  const c = clock(0);
+  const limiter = new MemoryLimiter(c.now);
+  const p = { rpm: 0, tpm: 1000, concurrency: 0 };
+  const a = admitted(limiter.acquire('k', p, 900));
+  const refused = limiter.acquire('k', p, 200);
+  assert.equal(!refused.ok && refused.limit, 'tokens');
+  assert.ok(!refused.ok && refused.retryAfterMs > 59_000 && refused.retryAfterMs <= 61_000);
+  c.advance(61_000);
+  a.release(5000);
+  const b = admitted(limiter.acquire('k', p, 1000));
+  assert.equal(b.state.remainingTokens, 0);
+});
+
+test('memory per key stays small under a huge RPM plan', () => {
+  const limiter = new MemoryLimiter(clock().now);
+  for (let i = 0; i < 100; i++) admitted(limiter.acquire('k', { rpm: 10_000_000, tpm: 0, concurrency: 0 }, 1)).release(1);
+  assert.equal(limiter.size, 1);
+});

@@ -36,6 +36,7 @@ export function inferenceHandler(deps: InferenceDeps, endpoint: Endpoint) {
     if (entry.kind !== ENDPOINT_KIND[endpoint]) {
       throw invalidRequest(`The model '${model}' is an ${entry.kind} model and does not support this endpoint.`, 'model');
     }
+    deps.router.checkProvider(providerHint(request));
     const bodyBytes = Number(request.headers['content-length'] ?? 0);
     const admission = await admit(deps.limiter, principal, estimateRequestTokens(body, bodyBytes, entry.maxOutputTokens));
     let usedTokens = 0;

@@ -27,12 +27,15 @@ export class Router {
     return this.#catalog;
   }
 
-  pick(request: RouteRequest): Deployment {
-    if (request.provider !== undefined && !this.#providers.has(request.provider)) {
-      throw new GatewayError('invalid_request', `Unknown provider '${request.provider}' in X-AI-Provider.`, {
-        param: 'X-AI-Provider',
-      });
+  /** 400 for an `X-AI-Provider` no deployment uses; checked before admission spends a limit on it. */
+  checkProvider(provider: string | undefined): void {
+    if (provider !== undefined && !this.#providers.has(provider)) {
+      throw new GatewayError('invalid_request', `Unknown provider '${provider}' in X-AI-Provider.`, { param: 'X-AI-Provider' });
     }
+  }
+
+  pick(request: RouteRequest): Deployment {
+    this.checkProvider(request.provider);
     const entry = this.#catalog.get(request.model);
     if (entry === undefined) throw modelNotFound(request.model);
     let best: Deployment | undefined;
