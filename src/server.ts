@@ -11,6 +11,7 @@ import { inferenceHandler, type InferenceDeps } from './gateway/routes/inference
 import { modelRoutes } from './gateway/routes/models.ts';
 import type { Router } from './gateway/routing/router.ts';
 import type { Limiter } from './limits/limiter.ts';
+import { rateLimitHeaders } from './limits/headers.ts';
 import type { Tenancy } from './admin/tenancy.ts';
 import { registerAdminRoutes, registerOwnerKeyRoutes } from './admin/routes.ts';
 
@@ -64,6 +65,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
 
   app.register(async (api) => {
     api.addHook('onRequest', authenticate(deps.authenticator));
+    api.addHook('onRequest', reportLimits(deps.limiter));
     const models = modelRoutes(deps.router);
     const inference = { router: deps.router, limiter: deps.limiter, onSettled: deps.onSettled };
     registerOwnerKeyRoutes(api, deps.tenancy, '/maas/v1');
@@ -101,6 +103,19 @@ function authenticate(authenticator: Authenticator) {
     }
     const principal = authenticator.authenticate(key);
     request.principal = principal instanceof Promise ? await principal : principal;
+  };
+}
+
+/**
+ * Every response to an account key carries its rate-limit state, as OpenAI's do; inference
+ * routes overwrite it with the state after their own admission.
+ */
+function reportLimits(limiter: Limiter) {
+  return async function addHeaders(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const principal = request.principal;
+    if (principal?.role !== 'user') return;
+    const state = limiter.peek(principal.keyId, principal.policy);
+    reply.headers(rateLimitHeaders(state instanceof Promise ? await state : state));
   };
 }
 

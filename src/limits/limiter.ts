@@ -44,6 +44,8 @@ export type Decision = Admitted | Rejected;
  */
 export interface Limiter {
   acquire(key: string, policy: LimitPolicy, estimatedTokens: number): Decision | Promise<Decision>;
+  /** The key's current state without admitting anything (for the headers of other responses). */
+  peek(key: string, policy: LimitPolicy): RateLimitState | Promise<RateLimitState>;
 }
 
 export const WINDOW_MS = 60_000;

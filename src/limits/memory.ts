@@ -55,6 +55,8 @@ class KeyWindow {
 }
 
 const SWEEP_INTERVAL_MS = 60_000;
+/** Stands in for a key with no traffic yet: peeking never creates state. */
+const EMPTY_WINDOW = new KeyWindow();
 
 /**
  * The single-process limiter. RPM is an exact sliding window, O(1) per request: a ring of the
@@ -111,6 +113,14 @@ export class MemoryLimiter implements Limiter {
         window.tokens.correct(bookedIn, actualTokens - estimatedTokens);
       },
     };
+  }
+
+  peek(key: string, policy: LimitPolicy): RateLimitState {
+    const now = this.#now();
+    const w = this.#windows.get(key);
+    if (w === undefined) return stateOf(EMPTY_WINDOW, policy, now);
+    w.evict(now);
+    return stateOf(w, policy, now);
   }
 
   /** Keys tracked right now (for metrics and tests). */

@@ -171,6 +171,12 @@ describe('limits', () => {
     const retryAfter = Number(limited.headers.get('retry-after'));
     assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60);
     assert.equal(limited.headers.get('x-ratelimit-remaining-requests'), '0');
+    // Responses that admit nothing still report the key's state.
+    const models = await call('GET', '/v1/models', key);
+    assert.equal(models.headers.get('x-ratelimit-remaining-requests'), '0');
+    const invalid = await call('POST', '/v1/chat/completions', key, { model: 'chat-model' });
+    assert.equal(invalid.status, 400);
+    assert.equal(invalid.headers.get('x-ratelimit-limit-requests'), '3');
   });
 
   test('tokens per minute: the estimate is reserved, usage corrects it, too-large requests are told so', async () => {

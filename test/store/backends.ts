@@ -55,7 +55,7 @@ async function postgresBackend(): Promise<{ backend: Backend; cleanup: () => Pro
   try {
     await admin.connect();
   } catch (err) {
-    throw new Error(`MAAS_TEST_POSTGRES_URL is set but PostgreSQL is unreachable (${adminUrl}): ${(err as Error).message}`);
+    throw new Error(`MAAS_TEST_POSTGRES_URL is set but PostgreSQL is unreachable (${adminUrl}): ${(err as Error).message}`, { cause: err });
   }
   await admin.query(`CREATE DATABASE ${name}`);
   const url = new URL(adminUrl);
