@@ -14,6 +14,7 @@ import type { Limiter } from './limits/limiter.ts';
 import { rateLimitHeaders } from './limits/headers.ts';
 import type { Tenancy } from './admin/tenancy.ts';
 import { registerAdminRoutes, registerOwnerKeyRoutes } from './admin/routes.ts';
+import { registerBillingRoutes } from './admin/billing-routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -28,7 +29,7 @@ export interface ServerDeps {
   readonly authenticator: Authenticator;
   readonly limiter: Limiter;
   readonly tenancy: Tenancy;
-  readonly onSettled?: InferenceDeps['onSettled'];
+  readonly billing: InferenceDeps['billing'];
 }
 
 /** Path prefixes of the OpenAI-compatible API: OpenAI's own and Infini-AI's `/maas/v1`. */
@@ -67,9 +68,10 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     api.addHook('onRequest', authenticate(deps.authenticator));
     api.addHook('onRequest', reportLimits(deps.limiter));
     const models = modelRoutes(deps.router);
-    const inference = { router: deps.router, limiter: deps.limiter, onSettled: deps.onSettled };
+    const inference = { router: deps.router, limiter: deps.limiter, billing: deps.billing };
     registerOwnerKeyRoutes(api, deps.tenancy, '/maas/v1');
     registerAdminRoutes(api, deps.tenancy);
+    if (deps.billing !== undefined) registerBillingRoutes(api, deps.billing, deps.tenancy);
     for (const prefix of API_PREFIXES) {
       api.post(`${prefix}/chat/completions`, inferenceHandler(inference, 'chat'));
       api.post(`${prefix}/completions`, inferenceHandler(inference, 'completions'));

@@ -11,6 +11,7 @@ export function presentAccount(a: Account): Record<string, unknown> {
     name: a.name,
     plan: a.plan,
     balance: formatYuan(a.balance),
+    held: formatYuan(a.held),
     status: a.status,
     created_at: seconds(a.createdAt),
     updated_at: seconds(a.updatedAt),

@@ -1,5 +1,6 @@
 import Fastify from 'fastify';
 import { registerAdminRoutes } from '../admin/routes.ts';
+import { registerBillingRoutes } from '../admin/billing-routes.ts';
 import { Tenancy } from '../admin/tenancy.ts';
 import { loadConfig } from '../config/load.ts';
 import { ADMIN_PRINCIPAL } from '../gateway/admission/principal.ts';
@@ -17,6 +18,8 @@ export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
  */
 export interface AdminBackend {
   call(method: Method, path: string, body?: Json): Promise<Json>;
+  /** A GET whose answer is not JSON (CSV exports). */
+  text(path: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -40,6 +43,12 @@ export function httpBackend(url: string, adminKey: string): AdminBackend {
       if (!res.ok) fail(res.status, json);
       return json;
     },
+    async text(path) {
+      const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${adminKey}` } });
+      const text = await res.text();
+      if (!res.ok) fail(res.status, JSON.parse(text) as Json);
+      return text;
+    },
     async close() {},
   };
 }
@@ -48,7 +57,8 @@ export function httpBackend(url: string, adminKey: string): AdminBackend {
 export async function localBackend(env: NodeJS.ProcessEnv): Promise<AdminBackend> {
   const config = loadConfig(env);
   const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  const tenancy = new Tenancy({ ...createRepositories(store), plans: config.plans, models: new Set(Object.keys(config.models)) });
+  const repos = createRepositories(store);
+  const tenancy = new Tenancy({ ...repos, plans: config.plans, models: new Set(Object.keys(config.models)) });
   const app = Fastify();
   app.decorateRequest('principal', undefined);
   // Whoever can read the data dir is the operator already.
@@ -57,6 +67,7 @@ export async function localBackend(env: NodeJS.ProcessEnv): Promise<AdminBackend
   });
   app.setErrorHandler(renderError);
   registerAdminRoutes(app, tenancy);
+  registerBillingRoutes(app, repos.billing, tenancy);
   await app.ready();
   return {
     async call(method, path, body) {
@@ -64,6 +75,11 @@ export async function localBackend(env: NodeJS.ProcessEnv): Promise<AdminBackend
       const json = res.json() as Json;
       if (res.statusCode >= 400) fail(res.statusCode, json);
       return json;
+    },
+    async text(path) {
+      const res = await app.inject({ method: 'GET', url: path });
+      if (res.statusCode >= 400) fail(res.statusCode, res.json() as Json);
+      return res.body;
     },
     async close() {
       await app.close();

@@ -18,6 +18,18 @@ const COMMANDS: Readonly<Record<string, { summary: string; run: (argv: string[])
     summary: 'create, list and revoke API keys',
     run: async (argv) => (await import('./tenancy-commands.ts')).runKeys(argv),
   },
+  credits: {
+    summary: 'add credit to an account (top-up, refund, adjustment)',
+    run: async (argv) => (await import('./billing-commands.ts')).runCredits(argv),
+  },
+  usage: {
+    summary: 'usage and cost, filtered and grouped (table, --json, --csv)',
+    run: async (argv) => (await import('./billing-commands.ts')).runUsage(argv),
+  },
+  ledger: {
+    summary: 'ledger verify: every balance equals the sum of its ledger entries',
+    run: async (argv) => (await import('./billing-commands.ts')).runLedger(argv),
+  },
   sim: {
     summary: 'run the simulator engine as an OpenAI-compatible server (--port 18080)',
     run: async (argv) => (await import('./sim.ts')).runSim(argv),

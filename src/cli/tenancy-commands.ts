@@ -25,7 +25,7 @@ options: --json (machine-readable output)
   without --url               edit the local store (MAAS_DATA_DIR, MAAS_DATABASE_URL, MAAS_CONFIG)
 `;
 
-async function backendFor(values: { url?: string; 'admin-key'?: string }): Promise<AdminBackend> {
+export async function backendFor(values: { url?: string; 'admin-key'?: string }): Promise<AdminBackend> {
   const url = values.url ?? process.env.MAAS_URL;
   if (url === undefined) return localBackend(process.env);
   const key = values['admin-key'] ?? process.env.MAAS_ADMIN_KEY;

@@ -13,6 +13,8 @@ export interface ServerSettings {
   readonly bodyLimit: number;
   readonly shutdownTimeoutMs: number;
   readonly accessLog: boolean;
+  /** Holds before dispatch, settlement and usage records. Off only for benchmarks or free gateways. */
+  readonly billing: boolean;
 }
 
 export interface GatewayConfig {
@@ -51,7 +53,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       port: envInt(env, 'MAAS_PORT', 0, 65535) ?? server.port ?? 9090,
       bodyLimit: envInt(env, 'MAAS_BODY_LIMIT', 1024, 2 ** 31) ?? server.body_limit ?? DEFAULT_BODY_LIMIT,
       shutdownTimeoutMs: envInt(env, 'MAAS_SHUTDOWN_TIMEOUT_MS', 0, 2 ** 31) ?? server.shutdown_timeout_ms ?? 30_000,
-      accessLog: env.MAAS_ACCESS_LOG ? env.MAAS_ACCESS_LOG !== '0' && env.MAAS_ACCESS_LOG !== 'false' : server.access_log ?? false,
+      accessLog: env.MAAS_ACCESS_LOG ? envFlag(env.MAAS_ACCESS_LOG) : server.access_log ?? false,
+      billing: env.MAAS_BILLING ? envFlag(env.MAAS_BILLING) : server.billing ?? true,
     },
     providers: config.providers,
     models: config.models,
@@ -116,6 +119,10 @@ export function fieldPath(pointer: string): string {
     out += /^\d+$/.test(key) ? `[${key}]` : out === '' ? key : `.${key}`;
   }
   return out;
+}
+
+function envFlag(text: string): boolean {
+  return text !== '0' && text !== 'false' && text !== 'off';
 }
 
 function envInt(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {

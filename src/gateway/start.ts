@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Tenancy } from '../admin/tenancy.ts';
+import { formatYuan, NANOS_PER_YUAN } from '../billing/money.ts';
 import { loadConfig, type GatewayConfig } from '../config/load.ts';
 import { MemoryLimiter } from '../limits/memory.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -23,6 +24,8 @@ export interface RunningGateway {
 }
 
 const ADMIN_KEY_SETTING = 'admin_key_hash';
+/** Credit the first account starts with, so the quickstart can call priced models at once. */
+const QUICKSTART_CREDIT = 100n * NANOS_PER_YUAN;
 /** How stale another process's key or account change may be here (this process's own: never). */
 const KEY_REFRESH_INTERVAL_MS = 2_000;
 
@@ -41,12 +44,17 @@ export async function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGatew
   const tenancy = new Tenancy({ ...repos, plans: config.plans, models: new Set(router.models.keys()), directory });
   await bootstrapFirstAccount(tenancy, repos);
   await directory.warm();
+  // Requests a crash left between hold and settlement are billed by the documented rule now,
+  // before any new request can touch those accounts.
+  const recovered = await repos.billing.recoverOpenHolds(Date.now());
+  if (recovered > 0) logger.warn({ recovered }, 'settled holds left open by an earlier stop at their held amount (status unsettled)');
   const refresher = setInterval(() => {
     directory.refresh(repos.accounts).catch((err: unknown) => logger.warn({ err }, 'key cache refresh failed'));
   }, KEY_REFRESH_INTERVAL_MS);
   refresher.unref();
 
-  const app = buildServer({ config, logger, router, authenticator: directory, limiter: new MemoryLimiter(), tenancy });
+  const billing = config.server.billing ? repos.billing : undefined;
+  const app = buildServer({ config, logger, router, authenticator: directory, limiter: new MemoryLimiter(), tenancy, billing });
   await app.listen({ host: config.server.host, port: config.server.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port;
@@ -91,7 +99,10 @@ async function bootstrapFirstAccount(tenancy: Tenancy, repos: Repositories): Pro
   if ((await repos.accounts.list({ limit: 1 })).length > 0) return;
   const account = await tenancy.createAccount({ name: 'default', plan: 'enterprise' });
   const { secret } = await tenancy.createKey({ accountId: account.id, name: 'quickstart' });
-  process.stdout.write(`maas: created account 'default' (${account.id}, plan enterprise) with an API key (shown once):\n  api key: ${secret}\n`);
+  await repos.billing.credit(account.id, QUICKSTART_CREDIT, 'topup', 'quickstart credit');
+  process.stdout.write(
+    `maas: created account 'default' (${account.id}, plan enterprise, ${formatYuan(QUICKSTART_CREDIT)} yuan of credit) with an API key (shown once):\n  api key: ${secret}\n`,
+  );
 }
 
 /**

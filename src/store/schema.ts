@@ -13,6 +13,7 @@ export interface AccountsTable {
   plan: string;
   status: string;
   balance: BigIntColumn;
+  held: ColumnType<string | number, string | number | bigint | undefined, string | number | bigint>;
   created_at: BigIntColumn;
   updated_at: BigIntColumn;
 }
@@ -37,10 +38,58 @@ export interface SettingsTable {
   updated_at: BigIntColumn;
 }
 
+export interface HoldsTable {
+  request_id: string;
+  account_id: string;
+  key_id: string;
+  model: string;
+  chip: string;
+  deployment_id: string;
+  provider: string;
+  amount: BigIntColumn;
+  price: string | null;
+  started_at: BigIntColumn;
+}
+
+export interface LedgerEntriesTable {
+  id: string;
+  account_id: string;
+  kind: string;
+  amount: BigIntColumn;
+  balance_after: BigIntColumn;
+  reason: string | null;
+  request_id: string | null;
+  created_at: BigIntColumn;
+}
+
+export interface UsageRecordsTable {
+  request_id: string;
+  account_id: string;
+  key_id: string;
+  model: string;
+  chip: string;
+  deployment_id: string;
+  provider: string;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  cost: BigIntColumn;
+  price: string | null;
+  status: string;
+  http_status: number;
+  latency_ms: number;
+  ttft_ms: number | null;
+  started_at: BigIntColumn;
+  ended_at: BigIntColumn;
+}
+
 export interface Database {
   accounts: AccountsTable;
   api_keys: ApiKeysTable;
   settings: SettingsTable;
+  holds: HoldsTable;
+  ledger_entries: LedgerEntriesTable;
+  usage_records: UsageRecordsTable;
 }
 
 export type { Generated };

@@ -40,7 +40,10 @@ const admin = (method: string, path: string, body?: unknown) => call(method, pat
 async function newAccount(plan: string, name = `acct-${plan}`): Promise<string> {
   const res = await admin('POST', '/admin/v1/accounts', { name, plan });
   assert.equal(res.status, 201, JSON.stringify(res.json));
-  return res.json.id as string;
+  const id = res.json.id as string;
+  // Enough credit that billing never gets in the way of what these tests look at.
+  assert.equal((await admin('POST', `/admin/v1/accounts/${id}/credits`, { amount: '100', reason: 'test' })).status, 200);
+  return id;
 }
 
 async function newKey(accountId: string, extra: Json = {}): Promise<{ id: string; key: string }> {

@@ -22,7 +22,7 @@ forEachBackend('store', (backend) => {
   test('migrations are recorded once and reopening is a no-op', async () => {
     const second = await backend().open();
     const rows = await sql<{ name: string }>`select name from kysely_migration`.execute(second.db);
-    assert.deepEqual(rows.rows.map((r) => r.name), ['0001_tenancy']);
+    assert.deepEqual(rows.rows.map((r) => r.name), ['0001_tenancy', '0002_billing']);
     await second.close();
   });
 

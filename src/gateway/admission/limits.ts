@@ -13,10 +13,15 @@ const DEFAULT_OUTPUT_CAP = 2048;
  * (no tokenizer on the hot path) plus the most it may generate.
  */
 export function estimateRequestTokens(body: JsonObject, bodyBytes: number, modelCap: number | undefined): number {
+  return estimateTokensFromBytes(bodyBytes) + maxOutputTokens(body, modelCap);
+}
+
+/** The most a request may generate: its cap (or the model's, or the default) times `n`. */
+export function maxOutputTokens(body: JsonObject, modelCap: number | undefined): number {
   const asked = body.max_completion_tokens ?? body.max_tokens;
   const output = typeof asked === 'number' ? asked : (modelCap ?? DEFAULT_OUTPUT_CAP);
   const n = typeof body.n === 'number' ? body.n : 1;
-  return estimateTokensFromBytes(bodyBytes) + output * n;
+  return output * n;
 }
 
 /** Runs the key's limits; a rejection becomes the 429 the SDKs know how to back off from. */

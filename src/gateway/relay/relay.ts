@@ -36,16 +36,25 @@ export interface RelayResult {
   readonly usage: Usage | undefined;
   readonly end: StreamEnd | 'complete';
   readonly error: GatewayError | undefined;
+  /** Streams: milliseconds until the first byte went to the client. */
+  readonly firstByteMs: number | null;
 }
 
-export type JsonReply = (status: number, body: Buffer | string) => void;
+export interface RelayHooks {
+  /** Sends a complete JSON answer, with extra headers (cost, balance) when given. */
+  sendJson(status: number, body: Buffer | string, headers: Readonly<Record<string, string>> | undefined): void;
+  /** Non-streaming: runs once usage is known and before the answer leaves (settlement), returning headers to add. */
+  beforeSend?(usage: Usage): Promise<Readonly<Record<string, string>> | undefined>;
+  /** Streaming: the cost (decimal yuan) reported as `usage.cost` in the final usage chunk. */
+  costOf?(usage: Usage): string;
+}
 
 /**
  * The relay phase: upstream body, dispatch under a deadline, then either a JSON answer handed
  * to `sendJson` or an SSE stream written straight to the socket. Errors before the first byte
  * are thrown (the route renders them); errors after it end the stream with an error event.
  */
-export async function relay(call: RelayCall, sendJson: JsonReply): Promise<RelayResult> {
+export async function relay(call: RelayCall, hooks: RelayHooks): Promise<RelayResult> {
   const { body, deployment, endpoint } = call;
   const stream = endpoint !== 'embeddings' && body.stream === true;
   const ctx: ResponseContext = {
@@ -56,6 +65,7 @@ export async function relay(call: RelayCall, sendJson: JsonReply): Promise<Relay
     wantsBase64: endpoint === 'embeddings' && body.encoding_format === 'base64',
     upstreamModel: deployment.upstreamModel,
     usageHint: deployment,
+    costOf: hooks.costOf,
   };
   toUpstreamBody(ctx, body, deployment, stream);
 
@@ -83,20 +93,25 @@ export async function relay(call: RelayCall, sendJson: JsonReply): Promise<Relay
       call.res.flushHeaders();
       const transformer = new StreamTransformer(ctx);
       const outcome = await pumpStream(upstream.body, call.res, transformer, abort.signal);
-      return { status: 200, usage: transformer.usage(), end: outcome.end, error: outcome.error };
+      return { status: 200, usage: transformer.usage(), end: outcome.end, error: outcome.error, firstByteMs: outcome.firstByteMs ?? null };
     }
     const raw = await readBody(upstream.body, RESPONSE_BODY_LIMIT).catch((err: unknown) => {
       throw abort.signal.aborted ? err : new GatewayError('upstream_error', 'The upstream response could not be read.', { cause: err });
     });
     const quick = endpoint === 'embeddings' ? undefined : deployment.jsonShortcut.passThrough(raw);
+    let answer: Buffer | string;
+    let usage: Usage;
     if (quick !== undefined) {
-      sendJson(200, quick.body);
-      return { status: 200, usage: quick.usage, end: 'complete', error: undefined };
+      answer = quick.body;
+      usage = quick.usage;
+    } else {
+      const doc = parseJsonObject(raw);
+      const normalized = normalizeResponse(ctx, doc);
+      answer = normalized.changed ? JSON.stringify(doc) : raw;
+      usage = normalized.usage;
     }
-    const doc = parseJsonObject(raw);
-    const { changed, usage } = normalizeResponse(ctx, doc);
-    sendJson(200, changed ? JSON.stringify(doc) : raw);
-    return { status: 200, usage, end: 'complete', error: undefined };
+    hooks.sendJson(200, answer, await hooks.beforeSend?.(usage));
+    return { status: 200, usage, end: 'complete', error: undefined, firstByteMs: null };
   } finally {
     clearTimeout(deadline);
     call.res.off('close', onClose);

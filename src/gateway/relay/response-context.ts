@@ -1,5 +1,6 @@
 import type { Endpoint } from '../../providers/adapter.ts';
 import type { JsonObject } from '../../protocol/validate/validate.ts';
+import type { Usage } from '../../protocol/usage.ts';
 
 /** What the relay needs to know about the client's request to shape the upstream's answer. */
 export interface ResponseContext {
@@ -19,4 +20,6 @@ export interface ResponseContext {
    * they do, stream text need not be kept for counting, and most events are never parsed.
    */
   readonly usageHint: { reportsStreamUsage: boolean };
+  /** Billing: the cost of a usage, as decimal yuan, added to the stream's usage chunk. */
+  readonly costOf?: ((usage: Usage) => string) | undefined;
 }

@@ -93,7 +93,8 @@ export class StreamTransformer {
   finish(): string {
     this.#ctx.usageHint.reportsStreamUsage = this.#usage !== undefined;
     if (!this.#ctx.includeUsage) return SSE_DONE;
-    const usage = this.#rawUsage ?? usageObject(this.usage());
+    const usage: JsonObject = this.#rawUsage ?? usageObject(this.usage());
+    if (this.#ctx.costOf !== undefined) usage.cost = this.#ctx.costOf(this.usage());
     const envelope = this.#envelope ?? { id: undefined, object: undefined, created: Math.floor(Date.now() / 1000) };
     const chunk = {
       id: envelope.id,

@@ -1,19 +1,25 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { formatYuan } from '../../billing/money.ts';
+import type { BillingStore, UsageStatus } from '../../billing/types.ts';
 import { GatewayError, invalidRequest, modelNotFound } from '../../errors/gateway-error.ts';
+import { toGatewayError } from '../../errors/to-openai.ts';
 import { rateLimitHeaders } from '../../limits/headers.ts';
 import type { Limiter } from '../../limits/limiter.ts';
 import type { Endpoint } from '../../providers/adapter.ts';
-import { validateRequest } from '../../protocol/validate/validate.ts';
-import { relay, type RelayResult } from '../relay/relay.ts';
-import type { Router } from '../routing/router.ts';
-import { admit, estimateRequestTokens } from '../admission/limits.ts';
+import { estimateTokensFromBytes } from '../../protocol/tokens.ts';
+import { validateRequest, type JsonObject } from '../../protocol/validate/validate.ts';
+import { admit, estimateRequestTokens, maxOutputTokens } from '../admission/limits.ts';
 import { mayUseModel, type Principal } from '../admission/principal.ts';
+import { relay, type RelayResult } from '../relay/relay.ts';
+import type { Deployment } from '../routing/catalog.ts';
+import type { Router } from '../routing/router.ts';
+import { BillingSession } from '../settlement/billing-session.ts';
 
 export interface InferenceDeps {
   readonly router: Router;
   readonly limiter: Limiter;
-  /** Called once per request that reached an upstream; billing plugs in here. */
-  readonly onSettled?: (request: FastifyRequest, result: RelayResult) => void;
+  /** Undefined when billing is switched off (benchmarks, free deployments). */
+  readonly billing: BillingStore | undefined;
 }
 
 const ENDPOINT_KIND: Readonly<Record<Endpoint, 'chat' | 'embedding'>> = { chat: 'chat', completions: 'chat', embeddings: 'embedding' };
@@ -23,8 +29,8 @@ const FORWARDED_HEADERS = ['x-failover-enabled'] as const;
 
 /**
  * The data-plane pipeline of one inference call, in lifecycle order: validate → admit (model
- * access, limits) → route → relay → release. The key itself was checked in the onRequest hook
- * before the body was read; a rejected request never reaches routing or an upstream.
+ * access, limits) → route → hold → relay → settle → release. The key itself was checked in the
+ * onRequest hook before the body was read; a rejected request never reaches an upstream.
  */
 export function inferenceHandler(deps: InferenceDeps, endpoint: Endpoint) {
   return async function handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -36,14 +42,26 @@ export function inferenceHandler(deps: InferenceDeps, endpoint: Endpoint) {
     if (entry.kind !== ENDPOINT_KIND[endpoint]) {
       throw invalidRequest(`The model '${model}' is an ${entry.kind} model and does not support this endpoint.`, 'model');
     }
-    deps.router.checkProvider(providerHint(request));
+    const provider = providerHint(request);
+    deps.router.checkProvider(provider);
     const bodyBytes = Number(request.headers['content-length'] ?? 0);
     const admission = await admit(deps.limiter, principal, estimateRequestTokens(body, bodyBytes, entry.maxOutputTokens));
     let usedTokens = 0;
+    const deployment = deps.router.pick({ model, endpoint, provider });
     try {
       reply.headers(rateLimitHeaders(admission.state));
-      usedTokens = await dispatchAndRelay(deps, endpoint, request, reply, body, model);
+      const session = deps.billing === undefined ? undefined : await BillingSession.open(deps.billing, {
+        requestId: request.id,
+        accountId: principal.accountId!,
+        keyId: principal.keyId,
+        deployment,
+        estimatedPromptTokens: estimateTokensFromBytes(bodyBytes),
+        maxOutputTokens: maxOutputTokens(body, entry.maxOutputTokens),
+      });
+      const result = await relayAndSettle(endpoint, request, reply, body, deployment, session);
+      usedTokens = result.usage === undefined ? 0 : result.usage.promptTokens + result.usage.completionTokens;
     } finally {
+      deps.router.release(deployment);
       admission.release(usedTokens);
     }
   };
@@ -57,18 +75,20 @@ function dataPlanePrincipal(request: FastifyRequest): Principal {
   return principal;
 }
 
-/** Route, relay, report; returns the tokens the request really used (0 if none were billed). */
-async function dispatchAndRelay(
-  deps: InferenceDeps,
+const STREAM_END_STATUS: Readonly<Record<RelayResult['end'], UsageStatus>> = { complete: 'ok', client_aborted: 'aborted', upstream_failed: 'cut' };
+
+/** Relays, then settles exactly once: billed for what was generated, nothing when nothing was. */
+async function relayAndSettle(
   endpoint: Endpoint,
   request: FastifyRequest,
   reply: FastifyReply,
-  body: Record<string, unknown>,
-  model: string,
-): Promise<number> {
-  const deployment = deps.router.pick({ model, endpoint, provider: providerHint(request) });
+  body: JsonObject,
+  deployment: Deployment,
+  session: BillingSession | undefined,
+): Promise<RelayResult> {
+  let result: RelayResult;
   try {
-    const result = await relay(
+    result = await relay(
       {
         endpoint,
         deployment,
@@ -80,15 +100,22 @@ async function dispatchAndRelay(
         // From here on the relay writes to the socket itself; Fastify must not touch the reply.
         startStream: () => reply.hijack(),
       },
-      (status, payload) => {
-        reply.code(status).header('content-type', 'application/json').send(payload);
+      {
+        sendJson(status, payload, headers) {
+          if (headers) reply.headers(headers);
+          reply.code(status).header('content-type', 'application/json').send(payload);
+        },
+        beforeSend: session && ((usage) => session.settleForHeaders(usage).catch(() => undefined)),
+        costOf: session && ((usage) => formatYuan(session.cost(usage))),
       },
     );
-    deps.onSettled?.(request, result);
-    return result.usage === undefined ? 0 : result.usage.promptTokens + result.usage.completionTokens;
-  } finally {
-    deps.router.release(deployment);
+  } catch (err) {
+    // Failed before an answer: nothing was generated that the client received, nothing is billed.
+    await session?.settle(undefined, reply.raw.destroyed ? 'aborted' : 'error', toGatewayError(err).status, null).catch(() => undefined);
+    throw err;
   }
+  await session?.settle(result.usage, STREAM_END_STATUS[result.end], result.status, result.firstByteMs);
+  return result;
 }
 
 function providerHint(request: FastifyRequest): string | undefined {

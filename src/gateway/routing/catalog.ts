@@ -2,6 +2,8 @@ import type { GatewayConfig } from '../../config/load.ts';
 import type { ModelKind, Price } from '../../config/schema.ts';
 import type { ProviderAdapter } from '../../providers/adapter.ts';
 import { JsonShortcut } from '../../protocol/shortcut/json-shortcut.ts';
+import { priceSnapshot } from '../../billing/pricing.ts';
+import type { PriceSnapshot } from '../../billing/types.ts';
 
 /** One place a model is served: an engine endpoint, a chip, a price. */
 export interface Deployment {
@@ -11,6 +13,8 @@ export interface Deployment {
   readonly upstreamModel: string;
   readonly chip: string;
   readonly price: Price | undefined;
+  /** The price in integer nano-yuan per 1K tokens, parsed once; null = free. */
+  readonly priceSnapshot: PriceSnapshot | null;
   readonly weight: number;
   readonly priority: number;
   /** Overall deadline for one upstream call, from the provider's `timeouts.total_ms`. */
@@ -49,6 +53,7 @@ export function buildCatalog(config: GatewayConfig, adapters: ReadonlyMap<string
       upstreamModel: d.upstream_model ?? id,
       chip: d.chip ?? 'default',
       price: d.price ?? model.price,
+      priceSnapshot: priceSnapshot(d.price ?? model.price),
       weight: d.weight ?? 1,
       priority: d.priority ?? 0,
       deadlineMs: config.providers[d.provider]?.timeouts?.total_ms ?? DEFAULT_DEADLINE_MS,

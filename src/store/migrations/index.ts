@@ -1,9 +1,11 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { tenancy } from './0001_tenancy.ts';
+import { billing } from './0002_billing.ts';
 
 /** Every migration, in order. Names sort lexically; never rename or reorder a shipped one. */
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_tenancy': tenancy,
+  '0002_billing': billing,
 };
 
 export const migrationProvider: MigrationProvider = {

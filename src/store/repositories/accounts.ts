@@ -11,17 +11,22 @@ export interface Account {
   readonly status: AccountStatus;
   /** Integer nano-yuan. */
   readonly balance: bigint;
+  /** Nano-yuan reserved by requests in flight (open holds). */
+  readonly held: bigint;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
 
-export function toAccount(row: Selectable<AccountsTable>): Account {
+type AccountRow = Omit<Selectable<AccountsTable>, 'held'> & { held?: string | number };
+
+export function toAccount(row: AccountRow): Account {
   return {
     id: row.id,
     name: row.name,
     plan: row.plan,
     status: row.status as AccountStatus,
     balance: BigInt(row.balance),
+    held: BigInt(row.held ?? 0),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
@@ -76,6 +81,6 @@ export class AccountRepository {
     return this.#db
       .selectFrom('accounts')
       .select(COLUMNS)
-      .select((eb) => eb.cast<string>('balance', 'text').as('balance'));
+      .select((eb) => [eb.cast<string>('balance', 'text').as('balance'), eb.cast<string>('held', 'text').as('held')]);
   }
 }

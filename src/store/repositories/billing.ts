@@ -1,0 +1,300 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type {
+  BillingStore,
+  HoldRequest,
+  HoldResult,
+  LedgerEntry,
+  LedgerKind,
+  PriceSnapshot,
+  Settlement,
+  UsageGroup,
+  UsageQuery,
+  UsageRecord,
+  UsageStatus,
+  VerifyReport,
+} from '../../billing/types.ts';
+import { StoreConflictError } from '../errors.ts';
+import { GroupCommit } from '../group-commit.ts';
+import { newId } from '../ids.ts';
+import type { Database } from '../schema.ts';
+
+type Trx = Transaction<Database>;
+
+/** Money goes to SQL as text cast to BIGINT: exact in both dialects, whatever the driver does with bigint. */
+const big = (n: bigint) => sql<string>`CAST(${n.toString()} AS BIGINT)`;
+
+function priceJson(price: PriceSnapshot | null): string | null {
+  if (price === null) return null;
+  return JSON.stringify({ input: price.input.toString(), output: price.output.toString(), cached_input: price.cachedInput?.toString() ?? null });
+}
+
+function priceFromJson(text: string | null): PriceSnapshot | null {
+  if (text === null) return null;
+  const p = JSON.parse(text) as { input: string; output: string; cached_input: string | null };
+  return { input: BigInt(p.input), output: BigInt(p.output), cachedInput: p.cached_input === null ? null : BigInt(p.cached_input) };
+}
+
+/**
+ * Holds, settlements, credits and the ledger on Kysely, for SQLite and PostgreSQL alike. Every
+ * balance change is a conditional row update plus a ledger entry in the same transaction;
+ * holds and settlements are group-committed.
+ */
+export class KyselyBillingStore implements BillingStore {
+  readonly #db: Kysely<Database>;
+  readonly #writes: GroupCommit;
+
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+    this.#writes = new GroupCommit(db);
+  }
+
+  /** Transactions committed by the group committer (tests assert that batching batches). */
+  get commits(): number {
+    return this.#writes.commits;
+  }
+
+  placeHold(hold: HoldRequest): Promise<HoldResult> {
+    return this.#writes.submit(async (trx) => {
+      const reserved = await trx
+        .updateTable('accounts')
+        .set({ held: sql`held + ${big(hold.amount)}` })
+        .where('id', '=', hold.accountId)
+        .where(sql<boolean>`balance - held >= ${big(hold.amount)}`)
+        .executeTakeFirst();
+      if (Number(reserved.numUpdatedRows) === 1) {
+        await trx
+          .insertInto('holds')
+          .values({
+            request_id: hold.requestId,
+            account_id: hold.accountId,
+            key_id: hold.keyId,
+            model: hold.model,
+            chip: hold.chip,
+            deployment_id: hold.deploymentId,
+            provider: hold.provider,
+            amount: hold.amount.toString(),
+            price: priceJson(hold.price),
+            started_at: hold.startedAt,
+          })
+          .execute();
+      }
+      const available = await availableOf(trx, hold.accountId);
+      return { ok: Number(reserved.numUpdatedRows) === 1, available };
+    });
+  }
+
+  settle(s: Settlement): Promise<{ readonly balance: bigint }> {
+    return this.#writes.submit((trx) => settleIn(trx, s));
+  }
+
+  credit(accountId: string, amount: bigint, kind: Exclude<LedgerKind, 'usage'>, reason: string): Promise<{ readonly balance: bigint }> {
+    return this.#writes.submit(async (trx) => {
+      const updated = await trx
+        .updateTable('accounts')
+        .set({ balance: sql`balance + ${big(amount)}` })
+        .where('id', '=', accountId)
+        .where(sql<boolean>`balance + ${big(amount)} >= held`)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1) {
+        throw new StoreConflictError(`cannot credit ${accountId}: unknown account, or the balance would fall below what is held`);
+      }
+      const balance = await balanceOf(trx, accountId);
+      await insertLedger(trx, accountId, kind, amount, balance, reason, null);
+      return { balance };
+    });
+  }
+
+  async ledger(accountId: string, options: { limit?: number } = {}): Promise<LedgerEntry[]> {
+    const rows = await this.#db
+      .selectFrom('ledger_entries')
+      .select(['id', 'account_id', 'kind', 'reason', 'request_id', 'created_at'])
+      .select((eb) => [eb.cast<string>('amount', 'text').as('amount'), eb.cast<string>('balance_after', 'text').as('balance_after')])
+      .where('account_id', '=', accountId)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(options.limit ?? 100)
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      accountId: r.account_id,
+      kind: r.kind as LedgerKind,
+      amount: BigInt(r.amount),
+      balanceAfter: BigInt(r.balance_after),
+      reason: r.reason,
+      requestId: r.request_id,
+      createdAt: Number(r.created_at),
+    }));
+  }
+
+  async usage(query: UsageQuery): Promise<UsageGroup[]> {
+    const groups = query.groupBy ?? [];
+    const columns = groups.map((g) => GROUP_SQL[g]);
+    const select = columns.length === 0 ? sql`` : sql`${sql.join(columns)}, `;
+    const groupBy = columns.length === 0 ? sql`` : sql`GROUP BY ${sql.join(columns.map((_, i) => sql.raw(String(i + 1))))} ORDER BY ${sql.join(columns.map((_, i) => sql.raw(String(i + 1))))}`;
+    const rows = await sql<Record<string, string | number>>`
+      SELECT ${select}COUNT(*) AS requests,
+        CAST(COALESCE(SUM(prompt_tokens), 0) AS TEXT) AS prompt_tokens,
+        CAST(COALESCE(SUM(completion_tokens), 0) AS TEXT) AS completion_tokens,
+        CAST(COALESCE(SUM(cached_tokens), 0) AS TEXT) AS cached_tokens,
+        CAST(COALESCE(SUM(cost), 0) AS TEXT) AS cost
+      FROM usage_records WHERE ${whereUsage(query)} ${groupBy}`.execute(this.#db);
+    return rows.rows.map((r) => ({
+      group: Object.fromEntries(groups.map((g) => [g, groupValue(g, r[`g_${g}`]!)])),
+      requests: Number(r.requests),
+      promptTokens: Number(r.prompt_tokens),
+      completionTokens: Number(r.completion_tokens),
+      cachedTokens: Number(r.cached_tokens),
+      cost: BigInt(r.cost ?? 0),
+    }));
+  }
+
+  async usageRecords(query: UsageQuery & { limit?: number }): Promise<UsageRecord[]> {
+    const rows = await sql<Record<string, string | number | null>>`
+      SELECT request_id, account_id, key_id, model, chip, deployment_id, provider, prompt_tokens, completion_tokens,
+        cached_tokens, CAST(cost AS TEXT) AS cost, price, status, http_status, latency_ms, ttft_ms, started_at, ended_at
+      FROM usage_records WHERE ${whereUsage(query)} ORDER BY started_at DESC LIMIT ${query.limit ?? 100}`.execute(this.#db);
+    return rows.rows.map((r) => ({
+      requestId: String(r.request_id),
+      accountId: String(r.account_id),
+      keyId: String(r.key_id),
+      model: String(r.model),
+      chip: String(r.chip),
+      deploymentId: String(r.deployment_id),
+      provider: String(r.provider),
+      promptTokens: Number(r.prompt_tokens),
+      completionTokens: Number(r.completion_tokens),
+      cachedTokens: Number(r.cached_tokens),
+      cost: BigInt(r.cost as string),
+      price: priceFromJson(r.price as string | null),
+      status: r.status as UsageStatus,
+      httpStatus: Number(r.http_status),
+      latencyMs: Number(r.latency_ms),
+      ttftMs: r.ttft_ms === null ? null : Number(r.ttft_ms),
+      startedAt: Number(r.started_at),
+      endedAt: Number(r.ended_at),
+    }));
+  }
+
+  async recoverOpenHolds(now: number): Promise<number> {
+    const open = await this.#db.selectFrom('holds').select(['request_id', 'started_at']).select((eb) => eb.cast<string>('amount', 'text').as('amount')).execute();
+    for (const hold of open) {
+      await this.settle({
+        requestId: hold.request_id,
+        promptTokens: 0,
+        completionTokens: 0,
+        cachedTokens: 0,
+        cost: BigInt(hold.amount),
+        status: 'unsettled',
+        httpStatus: 0,
+        latencyMs: Math.max(0, now - Number(hold.started_at)),
+        ttftMs: null,
+        endedAt: now,
+      });
+    }
+    return open.length;
+  }
+
+  async verify(): Promise<VerifyReport[]> {
+    const rows = await sql<{ id: string; balance: string; held: string; ledger_sum: string; open_holds: string }>`
+      SELECT a.id, CAST(a.balance AS TEXT) AS balance, CAST(a.held AS TEXT) AS held,
+        CAST(COALESCE((SELECT SUM(l.amount) FROM ledger_entries l WHERE l.account_id = a.id), 0) AS TEXT) AS ledger_sum,
+        CAST(COALESCE((SELECT SUM(h.amount) FROM holds h WHERE h.account_id = a.id), 0) AS TEXT) AS open_holds
+      FROM accounts a ORDER BY a.id`.execute(this.#db);
+    return rows.rows.map((r) => {
+      const report = { accountId: r.id, balance: BigInt(r.balance), ledgerSum: BigInt(r.ledger_sum), held: BigInt(r.held), openHolds: BigInt(r.open_holds) };
+      return { ...report, ok: report.balance === report.ledgerSum && report.held === report.openHolds && report.balance >= 0n };
+    });
+  }
+}
+
+const GROUP_SQL = {
+  day: sql`(started_at / 86400000) AS g_day`,
+  hour: sql`(started_at / 3600000) AS g_hour`,
+  model: sql`model AS g_model`,
+  chip: sql`chip AS g_chip`,
+  key: sql`key_id AS g_key`,
+} as const;
+
+function groupValue(group: keyof typeof GROUP_SQL, value: string | number): string {
+  if (group === 'day') return new Date(Number(value) * 86_400_000).toISOString().slice(0, 10);
+  if (group === 'hour') return new Date(Number(value) * 3_600_000).toISOString().slice(0, 13) + ':00Z';
+  return String(value);
+}
+
+function whereUsage(q: UsageQuery) {
+  const parts = [sql`1 = 1`];
+  if (q.accountId !== undefined) parts.push(sql`account_id = ${q.accountId}`);
+  if (q.keyId !== undefined) parts.push(sql`key_id = ${q.keyId}`);
+  if (q.model !== undefined) parts.push(sql`model = ${q.model}`);
+  if (q.chip !== undefined) parts.push(sql`chip = ${q.chip}`);
+  if (q.from !== undefined) parts.push(sql`started_at >= ${q.from}`);
+  if (q.to !== undefined) parts.push(sql`started_at < ${q.to}`);
+  return sql.join(parts, sql` AND `);
+}
+
+async function balanceOf(trx: Trx, accountId: string): Promise<bigint> {
+  const row = await trx.selectFrom('accounts').select((eb) => eb.cast<string>('balance', 'text').as('balance')).where('id', '=', accountId).executeTakeFirst();
+  return row === undefined ? 0n : BigInt(row.balance);
+}
+
+async function availableOf(trx: Trx, accountId: string): Promise<bigint> {
+  const row = await trx
+    .selectFrom('accounts')
+    .select(sql<string>`CAST(balance - held AS TEXT)`.as('available'))
+    .where('id', '=', accountId)
+    .executeTakeFirst();
+  return row === undefined ? 0n : BigInt(row.available);
+}
+
+async function insertLedger(trx: Trx, accountId: string, kind: LedgerKind, amount: bigint, balanceAfter: bigint, reason: string | null, requestId: string | null): Promise<void> {
+  await trx
+    .insertInto('ledger_entries')
+    .values({ id: newId('le'), account_id: accountId, kind, amount: amount.toString(), balance_after: balanceAfter.toString(), reason, request_id: requestId, created_at: Date.now() })
+    .execute();
+}
+
+/** Releases the hold, debits the cost, writes the ledger entry and the usage record. Idempotent. */
+async function settleIn(trx: Trx, s: Settlement): Promise<{ readonly balance: bigint }> {
+  const hold = await trx
+    .selectFrom('holds')
+    .selectAll()
+    .select((eb) => eb.cast<string>('amount', 'text').as('amount_text'))
+    .where('request_id', '=', s.requestId)
+    .executeTakeFirst();
+  if (hold === undefined) {
+    const done = await trx.selectFrom('usage_records').select('account_id').where('request_id', '=', s.requestId).executeTakeFirst();
+    return { balance: done === undefined ? 0n : await balanceOf(trx, done.account_id) };
+  }
+  await trx.deleteFrom('holds').where('request_id', '=', s.requestId).execute();
+  await trx
+    .updateTable('accounts')
+    .set({ held: sql`held - ${big(BigInt(hold.amount_text))}`, balance: sql`balance - ${big(s.cost)}` })
+    .where('id', '=', hold.account_id)
+    .execute();
+  const balance = await balanceOf(trx, hold.account_id);
+  if (s.cost > 0n) await insertLedger(trx, hold.account_id, 'usage', -s.cost, balance, null, s.requestId);
+  await trx
+    .insertInto('usage_records')
+    .values({
+      request_id: s.requestId,
+      account_id: hold.account_id,
+      key_id: hold.key_id,
+      model: hold.model,
+      chip: hold.chip,
+      deployment_id: hold.deployment_id,
+      provider: hold.provider,
+      prompt_tokens: s.promptTokens,
+      completion_tokens: s.completionTokens,
+      cached_tokens: s.cachedTokens,
+      cost: s.cost.toString(),
+      price: hold.price,
+      status: s.status,
+      http_status: s.httpStatus,
+      latency_ms: s.latencyMs,
+      ttft_ms: s.ttftMs,
+      started_at: hold.started_at,
+      ended_at: s.endedAt,
+    })
+    .execute();
+  return { balance };
+}

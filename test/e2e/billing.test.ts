@@ -1,0 +1,219 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { simConfig, startGateway, type GatewayProcess } from '../helpers/gateway.ts';
+import { startSimProcess, type SimProcess } from '../helpers/sim.ts';
+
+type Json = Record<string, unknown>;
+
+let sim: SimProcess;
+let dataDir: string;
+let gw: GatewayProcess;
+
+/** Two chips at different prices (yuan per 1K tokens), as seed 002 bills them. */
+function billingConfig(simURL: string): unknown {
+  const base = simConfig(simURL, {
+    providers: { simB: { type: 'vllm', base_url: simURL } },
+    models: {
+      megrez: {
+        deployments: [
+          { provider: 'sim', chip: 'nvidia', price: { input: '0.004', output: '0.016' } },
+          { provider: 'simB', chip: 'ascend', price: { input: '0.0025', output: '0.01' } },
+        ],
+      },
+      'free-model': { deployments: [{ provider: 'sim' }] },
+    },
+  }) as { plans?: unknown };
+  return { ...base, plans: { open: { rpm: 0, tpm: 0, concurrency: 0 } } };
+}
+
+before(async () => {
+  sim = await startSimProcess();
+  dataDir = mkdtempSync(join(tmpdir(), 'maas-billing-'));
+  gw = await startGateway({ config: billingConfig(sim.baseURL), env: { MAAS_DATA_DIR: dataDir } });
+});
+after(async () => {
+  await gw?.stop();
+  await sim?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function call(method: string, path: string, key: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: Json }> {
+  const res = await fetch(`${gw.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, json: text.startsWith('{') ? (JSON.parse(text) as Json) : { text } };
+}
+const admin = (method: string, path: string, body?: unknown) => call(method, path, gw.adminKey, body);
+
+async function account(credit: string): Promise<{ id: string; key: string }> {
+  const id = (await admin('POST', '/admin/v1/accounts', { name: 'billed', plan: 'open' })).json.id as string;
+  if (credit !== '0') assert.equal((await admin('POST', `/admin/v1/accounts/${id}/credits`, { amount: credit, reason: 'test top-up' })).status, 200);
+  const key = (await admin('POST', '/admin/v1/keys', { account_id: id })).json.key as string;
+  return { id, key };
+}
+
+const balanceOf = async (id: string) => (await admin('GET', `/admin/v1/accounts/${id}`)).json.balance as string;
+
+/** Exact decimal arithmetic for expectations: yuan strings → nano-yuan bigint. */
+function nanos(yuan: string): bigint {
+  const [whole, frac = ''] = yuan.split('.');
+  return BigInt(whole!) * 1_000_000_000n + BigInt(frac.padEnd(9, '0'));
+}
+function expectedCost(promptTokens: number, completionTokens: number, input: string, output: string): bigint {
+  const total = BigInt(promptTokens) * nanos(input) + BigInt(completionTokens) * nanos(output);
+  return (total + 999n) / 1000n;
+}
+
+describe('per-request billing', () => {
+  test('exact cost on two chips with different prices, headers and usage records agree', async () => {
+    const { id, key } = await account('10');
+    const chat = (provider: string) =>
+      call('POST', '/v1/chat/completions', key, { model: 'megrez', messages: [{ role: 'user', content: 'price me' }], max_tokens: 40, sim: { output_tokens: 30 } }, { 'x-ai-provider': provider });
+    const a = await chat('sim');
+    const b = await chat('simB');
+    const usageA = a.json.usage as { prompt_tokens: number; completion_tokens: number };
+    const usageB = b.json.usage as { prompt_tokens: number; completion_tokens: number };
+    const costA = expectedCost(usageA.prompt_tokens, usageA.completion_tokens, '0.004', '0.016');
+    const costB = expectedCost(usageB.prompt_tokens, usageB.completion_tokens, '0.0025', '0.01');
+    assert.equal(nanos(a.headers.get('x-maas-cost')!), costA);
+    assert.equal(nanos(b.headers.get('x-maas-cost')!), costB);
+    assert.equal(nanos(b.headers.get('x-maas-balance')!), nanos('10') - costA - costB);
+    assert.equal(nanos(await balanceOf(id)), nanos('10') - costA - costB);
+
+    const byChip = await admin('GET', `/admin/v1/usage?account_id=${id}&group_by=chip`);
+    const rows = Object.fromEntries((byChip.json.data as Json[]).map((r) => [r.chip, r]));
+    assert.equal(nanos(rows.nvidia!.cost as string), costA);
+    assert.equal(nanos(rows.ascend!.cost as string), costB);
+    assert.equal(nanos((byChip.json.totals as Json).cost as string), costA + costB);
+
+    const ledger = await admin('GET', `/admin/v1/accounts/${id}/ledger`);
+    const kinds = (ledger.json.data as Json[]).map((e) => e.kind);
+    assert.deepEqual(kinds, ['usage', 'usage', 'topup']);
+
+    const csv = await fetch(`${gw.url}/admin/v1/usage?account_id=${id}&group_by=model&format=csv`, { headers: { authorization: `Bearer ${gw.adminKey}` } });
+    assert.match(csv.headers.get('content-type')!, /^text\/csv/);
+    assert.match(await csv.text(), /^model,requests,prompt_tokens,completion_tokens,cached_tokens,total_tokens,cost\nmegrez,2,/);
+  });
+
+  test('a stream reports its cost in the usage chunk', async () => {
+    const { key } = await account('5');
+    const client = new OpenAI({ baseURL: gw.baseURL, apiKey: key, maxRetries: 0 });
+    const stream = await client.chat.completions.create({ model: 'megrez', messages: [{ role: 'user', content: 'x' }], stream: true, stream_options: { include_usage: true } });
+    let last: Json | undefined;
+    for await (const chunk of stream) last = chunk as unknown as Json;
+    const usage = last!.usage as { prompt_tokens: number; completion_tokens: number; cost: string };
+    assert.equal(typeof usage.cost, 'string');
+    assert.ok(nanos(usage.cost) > 0n);
+  });
+
+  test('403 insufficient_quota before any upstream call once the balance cannot cover the hold', async () => {
+    const { key } = await account('0.0001');
+    const before = (await sim.stats()).requests_total;
+    const refused = await call('POST', '/v1/chat/completions', key, { model: 'megrez', messages: [{ role: 'user', content: 'x' }], max_tokens: 1000 });
+    assert.equal(refused.status, 403);
+    assert.equal((refused.json.error as Json).code, 'insufficient_quota');
+    assert.equal(refused.headers.get('x-should-retry'), 'false');
+    assert.equal((await sim.stats()).requests_total, before, 'no upstream call');
+    const free = await call('POST', '/v1/chat/completions', key, { model: 'free-model', messages: [{ role: 'user', content: 'x' }] });
+    assert.equal(free.status, 200, 'a free model needs no balance');
+    assert.equal(free.headers.get('x-maas-cost'), '0');
+  });
+
+  test('concurrent requests are held together: no overdraft by racing', async () => {
+    // Each request may cost up to 10 + 100 tokens-worth; the balance covers exactly 4 holds.
+    const hold = expectedCost(0, 100, '0.004', '0.016');
+    const { id, key } = await account(formatNanos(hold * 4n + hold / 2n));
+    const body = { model: 'megrez', messages: [{ role: 'user', content: 'x' }], max_tokens: 100, sim: { output_tokens: 5, tokens_per_second: 50 } };
+    const results = await Promise.all(Array.from({ length: 12 }, () => call('POST', '/v1/chat/completions', key, body, { 'x-ai-provider': 'sim' })));
+    const ok = results.filter((r) => r.status === 200).length;
+    assert.ok(ok >= 1 && ok <= 4, `at most 4 holds fit, ${ok} succeeded`);
+    assert.equal(results.filter((r) => r.status === 403).length, 12 - ok);
+    assert.ok(nanos(await balanceOf(id)) >= 0n);
+  });
+
+  test('a stream the client cuts is billed for what was sent; an upstream failure is not billed', async () => {
+    const { id, key } = await account('5');
+    const controller = new AbortController();
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      signal: controller.signal,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'chat-model', messages: [{ role: 'user', content: 'x' }], stream: true, sim: { output_tokens: 200, tokens_per_second: 40 } }),
+    });
+    const reader = res.body!.getReader();
+    let text = '';
+    while ((text.match(/"content":"[^"]+"/g) ?? []).length < 5) text += Buffer.from((await reader.read()).value!).toString();
+    controller.abort();
+    const failed = await call('POST', '/v1/chat/completions', key, { model: 'chat-model', messages: [{ role: 'user', content: 'x' }], sim: { status: 500 } });
+    assert.equal(failed.status, 500);
+
+    // The aborted stream settles when the gateway notices the disconnect: wait for both records.
+    let totals: Json = {};
+    for (let i = 0; i < 50 && totals.requests !== 2; i++) {
+      totals = (await admin('GET', `/admin/v1/usage?account_id=${id}`)).json.totals as Json;
+      if (totals.requests !== 2) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(totals.requests, 2);
+    const completion = totals.completion_tokens as number;
+    assert.ok(completion >= 5 && completion < 200, `billed for the ${completion} tokens sent, not 200`);
+    const ledger = (await admin('GET', `/admin/v1/accounts/${id}/ledger`)).json.data as Json[];
+    assert.equal(ledger.filter((e) => e.kind === 'usage').length, 1, 'the failed call wrote no debit');
+  });
+});
+
+describe('durability', () => {
+  test('SIGKILL during a load of streams: after restart every request the upstream served has a usage record, and the ledger verifies', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'maas-kill-'));
+    const config = billingConfig(sim.baseURL);
+    try {
+      const first = await startGateway({ config, env: { MAAS_DATA_DIR: dir } });
+      await sim.reset();
+      const body = JSON.stringify({ model: 'chat-model', messages: [{ role: 'user', content: 'x' }], stream: true, sim: { output_tokens: 400, tokens_per_second: 20 } });
+      const streams = Array.from({ length: 12 }, () =>
+        fetch(`${first.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${first.apiKey}`, 'content-type': 'application/json' }, body })
+          .then((r) => r.text())
+          .catch(() => 'cut'),
+      );
+      await new Promise((r) => setTimeout(r, 800));
+      first.child.kill('SIGKILL');
+      await first.stop();
+      await Promise.all(streams);
+      const served = (await sim.stats()).by_endpoint.chat;
+      assert.ok(served > 0);
+
+      const second = await startGateway({ config, env: { MAAS_DATA_DIR: dir } });
+      try {
+        const usage = await call2(second, '/admin/v1/usage');
+        assert.equal((usage.totals as Json).requests, served, 'one usage record per request the upstream served');
+        const verify = await call2(second, '/admin/v1/ledger/verify');
+        assert.equal(verify.ok, true, JSON.stringify(verify));
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('maas ledger verify is clean after all of it', async () => {
+    const verify = await admin('GET', '/admin/v1/ledger/verify');
+    assert.equal(verify.json.ok, true, JSON.stringify(verify.json));
+  });
+});
+
+async function call2(g: GatewayProcess, path: string): Promise<Json> {
+  return (await (await fetch(`${g.url}${path}`, { headers: { authorization: `Bearer ${g.adminKey}` } })).json()) as Json;
+}
+
+function formatNanos(n: bigint): string {
+  const whole = n / 1_000_000_000n;
+  const frac = (n % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
+  return frac ? `${whole}.${frac}` : `${whole}`;
+}
