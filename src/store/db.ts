@@ -1,53 +1,78 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import type { StoreLogger } from './logger.ts';
+import { runMigrations } from './migrate.ts';
 import { migrationProvider } from './migrations/index.ts';
 import type { Database } from './schema.ts';
+import { NodeSqliteDialect } from './sqlite/dialect.ts';
 import { openNodeSqlite } from './sqlite/node-sqlite.ts';
+
+export type { StoreLogger };
 
 export type Dialect = 'sqlite' | 'postgres';
 
 export interface Store {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
+  /** Closes the pool or the file; calling it again is harmless. */
   close(): Promise<void>;
 }
 
 export interface StoreOptions {
-  /** postgres://… selects PostgreSQL; otherwise SQLite in `dataDir`. */
+  /** postgres://… (or postgresql://…) selects PostgreSQL; unset means SQLite in `dataDir`. */
   readonly databaseUrl?: string | undefined;
   readonly dataDir: string;
+  readonly logger?: StoreLogger | undefined;
 }
+
+export const SQLITE_FILE = 'maas.db';
+const PG_POOL_MAX = 10;
+/** A PostgreSQL that does not answer must fail the start, not hang it. */
+const PG_CONNECT_TIMEOUT_MS = 10_000;
+const PG_INT8 = 20;
 
 /** Opens the store and brings its schema up to date before anyone reads it. */
 export async function openStore(options: StoreOptions): Promise<Store> {
   const { db, dialect } = connect(options);
   try {
-    await migrate(db);
+    await runMigrations(db, migrationProvider, options.logger);
   } catch (err) {
-    await db.destroy();
+    await db.destroy().catch(() => {});
     throw err;
   }
-  return { db, dialect, close: () => db.destroy() };
+  let closing: Promise<void> | undefined;
+  return { db, dialect, close: () => (closing ??= db.destroy()) };
 }
 
 function connect(options: StoreOptions): { db: Kysely<Database>; dialect: Dialect } {
   const url = options.databaseUrl;
-  if (url !== undefined && /^postgres(ql)?:\/\//.test(url)) {
-    const pool = new pg.Pool({ connectionString: url, max: 10 });
-    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), dialect: 'postgres' };
+  if (url !== undefined && url !== '') {
+    // Only the scheme goes into the message: the rest of a URL may carry a password.
+    if (!/^postgres(ql)?:\/\//.test(url)) throw new Error(`MAAS_DATABASE_URL must start with postgres://, got '${url.split(':')[0]}:…'`);
+    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool(url, options.logger) }) }), dialect: 'postgres' };
   }
-  if (url !== undefined) throw new Error(`MAAS_DATABASE_URL must start with postgres://, got '${url.split(':')[0]}:…'`);
   mkdirSync(options.dataDir, { recursive: true });
-  const database = openNodeSqlite(join(options.dataDir, 'maas.db'));
-  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), dialect: 'sqlite' };
+  const database = openNodeSqlite(join(options.dataDir, SQLITE_FILE));
+  return { db: new Kysely<Database>({ dialect: new NodeSqliteDialect({ database }) }), dialect: 'sqlite' };
 }
 
-async function migrate(db: Kysely<Database>): Promise<void> {
-  const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
-  if (error !== undefined) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`store migration ${failed} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
-  }
+function postgresPool(url: string, logger: StoreLogger | undefined): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: PG_POOL_MAX,
+    connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+    // int8 (BIGINT: money, timestamps) as the decimal string, per pool rather than through the
+    // process-global pg.types, so no other module can turn it into a rounding JS number.
+    // Repositories convert: BigInt(…) for money, Number(…) for epoch ms.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === PG_INT8 ? (value: string) => value : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client whose connection drops (server restart) emits 'error' on the pool; unhandled,
+  // that would crash the process. The next query reconnects, so logging is enough.
+  pool.on('error', (err) => logger?.error({ err }, 'PostgreSQL idle connection failed'));
+  return pool;
 }

@@ -3,13 +3,16 @@ import { randomBytes } from 'node:crypto';
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const BASE36 = '0123456789abcdefghijklmnopqrstuvwxyz';
 
-/** Uniform random characters from `alphabet` (rejection sampling: no modulo bias). */
+/**
+ * Uniform random characters from `alphabet` out of the CSPRNG. Bytes at or above the largest
+ * multiple of the alphabet size are rejected, so `byte % size` has no modulo bias.
+ */
 export function randomString(length: number, alphabet: string): string {
   const limit = 256 - (256 % alphabet.length);
   let out = '';
   while (out.length < length) {
     for (const byte of randomBytes(length * 2)) {
-      if (byte < limit && out.length < length) out += alphabet[byte % alphabet.length];
+      if (byte < limit && out.length < length) out += alphabet.charAt(byte % alphabet.length);
     }
   }
   return out;

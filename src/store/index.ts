@@ -11,11 +11,13 @@ export interface Repositories {
   readonly billing: KyselyBillingStore;
 }
 
-export function createRepositories(store: Store): Repositories {
+/** The repositories over one open store. The same classes serve both dialects; only the store knows which. */
+export function createRepositories(store: Store, options: { now?: () => number } = {}): Repositories {
+  const now = options.now ?? Date.now;
   return {
-    accounts: new AccountRepository(store.db),
-    apiKeys: new ApiKeyRepository(store.db),
-    settings: new SettingsRepository(store.db),
+    accounts: new AccountRepository(store.db, now),
+    apiKeys: new ApiKeyRepository(store.db, now),
+    settings: new SettingsRepository(store.db, now),
     billing: new KyselyBillingStore(store.db),
   };
 }

@@ -1,9 +1,12 @@
 import type { ColumnType, Generated } from 'kysely';
 
 /**
- * Tables as Kysely sees them. BIGINT columns are declared as `string | number` on read because
- * PostgreSQL's driver returns int8 as a string and SQLite as a number; repositories convert.
- * Timestamps are epoch milliseconds; money is integer nano-yuan.
+ * Tables as Kysely sees them, one declaration for both dialects. BIGINT columns read as
+ * `string | number`: PostgreSQL's driver returns int8 as a decimal string (db.ts pins that), the
+ * SQLite adapter a number when it is a safe integer and a decimal string above 2^53. Repositories
+ * convert: `BigInt(…)` for money (integer nano-yuan, never a JS number), `Number(…)` for
+ * timestamps (epoch ms, far below 2^53). Writes accept bigint, number or decimal string.
+ * JSON documents (key models, limits) are TEXT: portable, and only the store parses them.
  */
 type BigIntColumn = ColumnType<string | number, string | number | bigint, string | number | bigint>;
 

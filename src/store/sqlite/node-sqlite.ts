@@ -1,31 +1,94 @@
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
+
+const BUSY_TIMEOUT_MS = 5000;
+/** Compiled statements kept per connection; Kysely prepares on every query, SQLite compiling is not free. */
+const STATEMENT_CACHE_SIZE = 256;
 
 /**
  * Kysely's SQLite dialect expects a better-sqlite3-shaped database; Node's built-in
  * `node:sqlite` is the same idea with other names. This adapter is the whole difference, so
  * the embedded default needs no native add-on.
+ *
+ * Integers: `node:sqlite` THROWS when it reads an integer beyond 2^53 as a number, and a
+ * balance in nano-yuan passes 2^53 at about 9 million yuan. So every statement reads integers
+ * as bigint and rows are handed on with safe integers as numbers and larger ones as decimal
+ * strings — the same `string | number` the schema declares for BIGINT columns, which is also
+ * what PostgreSQL's driver returns. No read can throw or round.
  */
 export function openNodeSqlite(path: string): SqliteDatabase {
-  const db = new DatabaseSync(path);
+  // busy_timeout: a second process (the CLI in local mode next to a running gateway) waits for
+  // a lock instead of failing at once. Given to the constructor so it already holds for the
+  // first statement: switching to WAL takes a lock too, and processes may open a new file together.
+  const db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
+  // WAL: readers do not block the writer. foreign_keys: SQLite enforces REFERENCES only when
+  // asked. synchronous=NORMAL is durable across process crashes in WAL mode; only an OS crash
+  // can lose the last commits.
   db.exec('PRAGMA journal_mode = WAL');
-  db.exec('PRAGMA busy_timeout = 5000');
   db.exec('PRAGMA foreign_keys = ON');
   db.exec('PRAGMA synchronous = NORMAL');
+
+  const cache = new Map<string, { stmt: StatementSync; reader: boolean }>();
+  const compile = (sql: string) => {
+    const stmt = db.prepare(sql);
+    stmt.setReadBigInts(true);
+    return { stmt, reader: stmt.columns().length > 0 };
+  };
+  const cached = (sql: string) => {
+    let entry = cache.get(sql);
+    if (entry === undefined) {
+      entry = compile(sql);
+      if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+    } else {
+      cache.delete(sql); // re-inserted below: Map order is the LRU order
+    }
+    cache.set(sql, entry);
+    return entry;
+  };
+
   return {
-    close: () => db.close(),
+    close: () => {
+      cache.clear();
+      db.close();
+    },
     prepare(sql: string): SqliteStatement {
-      const stmt = db.prepare(sql);
-      const params = (p: ReadonlyArray<unknown>) => p as Array<null | number | bigint | string | Uint8Array>;
+      const { stmt, reader } = cached(sql);
       return {
-        reader: stmt.columns().length > 0,
-        all: (p) => stmt.all(...params(p)) as unknown[],
+        reader,
+        all: (p) => stmt.all(...bind(p)).map(toJsRow),
         run: (p) => {
-          const r = stmt.run(...params(p));
-          return { changes: r.changes, lastInsertRowid: r.lastInsertRowid };
+          // With bigint reads on, these come back as bigint too; Kysely accepts either.
+          const r = stmt.run(...bind(p));
+          return { changes: Number(r.changes), lastInsertRowid: r.lastInsertRowid };
         },
-        iterate: (p) => stmt.iterate(...params(p)) as IterableIterator<unknown>,
+        // A stream holds its statement until it is exhausted, so it gets its own, uncached one.
+        iterate: (p) => mapIterator(compile(sql).stmt.iterate(...bind(p)), toJsRow),
       };
     },
   };
+}
+
+/** Kysely passes parameters as an array; node:sqlite takes them as arguments. */
+function bind(params: ReadonlyArray<unknown>): SQLInputValue[] {
+  return params as SQLInputValue[];
+}
+
+function toJsRow(row: unknown): unknown {
+  const record = row as Record<string, unknown>;
+  for (const key in record) {
+    const value = record[key];
+    if (typeof value === 'bigint') record[key] = toJsInteger(value);
+  }
+  return record;
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+
+function toJsInteger(value: bigint): number | string {
+  return value <= MAX_SAFE && value >= MIN_SAFE ? Number(value) : value.toString();
+}
+
+function* mapIterator(source: Iterator<unknown>, fn: (row: unknown) => unknown): IterableIterator<unknown> {
+  for (let next = source.next(); next.done !== true; next = source.next()) yield fn(next.value);
 }

@@ -1,0 +1,153 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { HoldRequest } from '../../src/billing/types.ts';
+import type { Store } from '../../src/store/db.ts';
+import { StoreConflictError } from '../../src/store/errors.ts';
+import { createRepositories, type Repositories } from '../../src/store/index.ts';
+import { forEachBackend } from './backends.ts';
+
+let seq = 0;
+function hold(accountId: string, amount: bigint, extra: Partial<HoldRequest> = {}): HoldRequest {
+  return {
+    requestId: `req_${process.pid}_${++seq}`,
+    accountId,
+    keyId: 'key_x',
+    model: 'm',
+    chip: 'nvidia',
+    deploymentId: 'm#0',
+    provider: 'sim',
+    amount,
+    price: { input: 4_000_000n, output: 16_000_000n, cachedInput: null },
+    startedAt: Date.now(),
+    ...extra,
+  };
+}
+
+function settlement(requestId: string, cost: bigint, status: 'ok' | 'unsettled' = 'ok') {
+  return { requestId, promptTokens: 10, completionTokens: 20, cachedTokens: 0, cost, status, httpStatus: 200, latencyMs: 5, ttftMs: null, endedAt: Date.now() };
+}
+
+forEachBackend('billing', (backend) => {
+  let store: Store;
+  let repos: Repositories;
+
+  before(async () => {
+    store = await backend().open();
+    repos = createRepositories(store);
+  });
+  after(async () => {
+    await store?.close();
+  });
+
+  async function funded(balance: bigint): Promise<string> {
+    const account = await repos.accounts.create({ name: 'payer', plan: 'basic' });
+    if (balance > 0n) await repos.billing.credit(account.id, balance, 'topup', 'test');
+    return account.id;
+  }
+
+  test('credits and debits go through the ledger; verify proves balance = sum of entries', async () => {
+    const id = await funded(1_000n);
+    await repos.billing.credit(id, -100n, 'adjustment', 'correction');
+    const h = hold(id, 300n);
+    assert.equal((await repos.billing.placeHold(h)).ok, true);
+    assert.equal((await repos.billing.settle(settlement(h.requestId, 250n))).balance, 650n);
+    const entries = await repos.billing.ledger(id);
+    assert.deepEqual(entries.map((e) => [e.kind, e.amount, e.balanceAfter]), [
+      ['usage', -250n, 650n],
+      ['adjustment', -100n, 900n],
+      ['topup', 1_000n, 1_000n],
+    ]);
+    const report = (await repos.billing.verify()).find((r) => r.accountId === id)!;
+    assert.deepEqual(report, { accountId: id, balance: 650n, ledgerSum: 650n, held: 0n, openHolds: 0n, ok: true });
+    await assert.rejects(repos.billing.credit(id, -10_000n, 'adjustment', 'too much'), StoreConflictError);
+  });
+
+  test('a hold fits exactly on the boundary of balance − held, and not one nano-yuan more', async () => {
+    const id = await funded(1_000n);
+    assert.equal((await repos.billing.placeHold(hold(id, 600n))).ok, true);
+    const over = await repos.billing.placeHold(hold(id, 401n));
+    assert.deepEqual(over, { ok: false, available: 400n });
+    assert.deepEqual(await repos.billing.placeHold(hold(id, 400n)), { ok: true, available: 0n });
+  });
+
+  test('50 racing holds against a balance for 20: exactly 20 succeed, and everything verifies after settling', async () => {
+    const id = await funded(2_000n);
+    const holds = Array.from({ length: 50 }, () => hold(id, 100n));
+    const results = await Promise.all(holds.map((h) => repos.billing.placeHold(h)));
+    assert.equal(results.filter((r) => r.ok).length, 20);
+    await Promise.all(holds.filter((_, i) => results[i]!.ok).map((h) => repos.billing.settle(settlement(h.requestId, 60n))));
+    const report = (await repos.billing.verify()).find((r) => r.accountId === id)!;
+    assert.equal(report.ok, true);
+    assert.equal(report.balance, 2_000n - 20n * 60n);
+  });
+
+  test('two stores on one database (two processes) cannot overdraw together', { skip: backend().dialect !== 'postgres' && 'SQLite has one writer' }, async () => {
+    const id = await funded(1_000n);
+    const other = await backend().open();
+    try {
+      const second = createRepositories(other);
+      const results = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? repos : second).billing.placeHold(hold(id, 100n))),
+      );
+      assert.equal(results.filter((r) => r.ok).length, 10);
+    } finally {
+      await other.close();
+    }
+  });
+
+  test('settle is idempotent; a free request leaves a usage record and no ledger entry', async () => {
+    const id = await funded(500n);
+    const h = hold(id, 0n, { price: null });
+    await repos.billing.placeHold(h);
+    await repos.billing.settle(settlement(h.requestId, 0n));
+    await repos.billing.settle(settlement(h.requestId, 0n));
+    const records = await repos.billing.usageRecords({ accountId: id });
+    assert.equal(records.length, 1);
+    assert.equal(records[0]!.cost, 0n);
+    assert.equal(records[0]!.price, null);
+    assert.equal((await repos.billing.ledger(id)).filter((e) => e.kind === 'usage').length, 0);
+  });
+
+  test('holds left by a crash are settled at their held amount as unsettled when the store reopens', async () => {
+    const id = await funded(1_000n);
+    const crashed = await backend().open();
+    const h = hold(id, 321n);
+    await createRepositories(crashed).billing.placeHold(h);
+    await crashed.close();
+    const recovered = await repos.billing.recoverOpenHolds(Date.now());
+    assert.ok(recovered >= 1);
+    const record = (await repos.billing.usageRecords({ accountId: id })).find((r) => r.requestId === h.requestId)!;
+    assert.equal(record.status, 'unsettled');
+    assert.equal(record.cost, 321n);
+    assert.deepEqual(record.price, h.price);
+    assert.equal((await repos.billing.verify()).find((r) => r.accountId === id)?.ok, true);
+  });
+
+  test('usage aggregates exactly by model and chip', async () => {
+    const id = await funded(10n ** 12n);
+    for (const [chip, cost] of [['nvidia', 7n], ['nvidia', 8n], ['ascend', 5n]] as const) {
+      const h = hold(id, 100n, { chip });
+      await repos.billing.placeHold(h);
+      await repos.billing.settle(settlement(h.requestId, cost));
+    }
+    const groups = await repos.billing.usage({ accountId: id, groupBy: ['chip', 'day'] });
+    const byChip = Object.fromEntries(groups.map((g) => [g.group.chip, g]));
+    assert.equal(byChip.nvidia?.cost, 15n);
+    assert.equal(byChip.nvidia?.requests, 2);
+    assert.equal(byChip.ascend?.promptTokens, 10);
+    assert.match(byChip.ascend!.group.day!, /^\d{4}-\d{2}-\d{2}$/);
+    const [total] = await repos.billing.usage({ accountId: id });
+    assert.equal(total?.cost, 20n);
+  });
+
+  test('group commit: holds issued in one turn share a transaction, and each resolves after commit', async () => {
+    const id = await funded(10n ** 12n);
+    const before = repos.billing.commits;
+    const holds = Array.from({ length: 100 }, () => hold(id, 1n));
+    await Promise.all(holds.map((h) => repos.billing.placeHold(h)));
+    const commits = repos.billing.commits - before;
+    assert.ok(commits >= 1 && commits <= 3, `100 holds took ${commits} transactions`);
+    const rows = await store.db.selectFrom('holds').select('request_id').where('account_id', '=', id).execute();
+    assert.equal(rows.length, 100, 'every hold is in the store once its promise resolved');
+  });
+});
