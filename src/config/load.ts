@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { ConfigSchema, type Plan, type RawConfig, type RawModel, type RawProvider } from './schema.ts';
+import { ConfigSchema, type Plan, type RawConfig, type RawModel, type RawProvider, type RawRouting } from './schema.ts';
 import { DEFAULT_CONFIG } from './defaults.ts';
 import { ConfigError } from './errors.ts';
 import { interpolateEnv } from './interpolate.ts';
@@ -17,9 +17,21 @@ export interface ServerSettings {
   readonly billing: boolean;
 }
 
+export interface RoutingSettings {
+  /** Deployments tried per request, the first included. */
+  readonly attempts: number;
+  readonly failureThreshold: number;
+  readonly failureWindowMs: number;
+  readonly cooldownMs: number;
+  readonly maxCooldownMs: number;
+  readonly probeIntervalMs: number;
+  readonly metricsIntervalMs: number;
+}
+
 export interface GatewayConfig {
   readonly source: string;
   readonly server: ServerSettings;
+  readonly routing: RoutingSettings;
   readonly providers: Readonly<Record<string, RawProvider>>;
   readonly models: Readonly<Record<string, RawModel>>;
   /** The built-in plans (basic, enterprise) with the config's `plans:` merged over them. */
@@ -56,6 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       accessLog: env.MAAS_ACCESS_LOG ? envFlag(env.MAAS_ACCESS_LOG) : server.access_log ?? false,
       billing: env.MAAS_BILLING ? envFlag(env.MAAS_BILLING) : server.billing ?? true,
     },
+    routing: routingSettings(config.routing ?? {}),
     providers: config.providers,
     models: config.models,
     plans: { ...BUILT_IN_PLANS, ...config.plans },
@@ -80,6 +93,18 @@ function readYaml(path: string, env: NodeJS.ProcessEnv): unknown {
     throw new ConfigError('MAAS_CONFIG', `${path} is not valid YAML: ${(err as Error).message}`);
   }
   return interpolateEnv(parsed, env);
+}
+
+function routingSettings(raw: RawRouting): RoutingSettings {
+  return {
+    attempts: raw.attempts ?? 3,
+    failureThreshold: raw.failure_threshold ?? 3,
+    failureWindowMs: raw.failure_window_ms ?? 30_000,
+    cooldownMs: raw.cooldown_ms ?? 5_000,
+    maxCooldownMs: raw.max_cooldown_ms ?? 300_000,
+    probeIntervalMs: raw.probe_interval_ms ?? 10_000,
+    metricsIntervalMs: raw.metrics_interval_ms ?? 2_000,
+  };
 }
 
 /** Schema check first, then the cross-references a schema cannot express. */

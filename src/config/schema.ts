@@ -15,9 +15,10 @@ export const PriceSchema = Type.Object(
 export const TimeoutsSchema = Type.Object(
   {
     connect_ms: Type.Optional(Type.Integer({ minimum: 1 })),
-    headers_ms: Type.Optional(Type.Integer({ minimum: 1 })),
-    idle_ms: Type.Optional(Type.Integer({ minimum: 1 })),
-    total_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    headers_ms: Type.Optional(Type.Integer({ minimum: 1, description: 'until the response headers (a whole answer when not streaming)' })),
+    first_token_ms: Type.Optional(Type.Integer({ minimum: 1, description: 'streams: until the first event after the headers' })),
+    idle_ms: Type.Optional(Type.Integer({ minimum: 1, description: 'longest silence between two reads of the body' })),
+    total_ms: Type.Optional(Type.Integer({ minimum: 1, description: 'the whole call, first byte to last' })),
   },
   { additionalProperties: false },
 );
@@ -42,6 +43,7 @@ export const ProviderSchema = Type.Object(
 
 export const DeploymentSchema = Type.Object(
   {
+    id: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'addressable at /maas/deployment/{id}/…; default Model#index' })),
     provider: Type.String({ minLength: 1 }),
     upstream_model: Type.Optional(Type.String({ minLength: 1 })),
     chip: Type.Optional(Type.String({ minLength: 1 })),
@@ -49,6 +51,8 @@ export const DeploymentSchema = Type.Object(
     weight: Type.Optional(Type.Integer({ minimum: 0 })),
     priority: Type.Optional(Type.Integer({ minimum: 0 })),
     max_concurrency: Type.Optional(Type.Integer({ minimum: 1 })),
+    timeouts: Type.Optional(TimeoutsSchema),
+    metrics_url: Type.Optional(Type.String({ pattern: '^https?://', description: 'Prometheus metrics of a vLLM/SGLang engine, for load-aware balancing' })),
   },
   { additionalProperties: false },
 );
@@ -90,9 +94,24 @@ export const ServerSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** How the router treats failures: retries, the circuit breaker, active probes. */
+export const RoutingSchema = Type.Object(
+  {
+    attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, description: 'deployments tried per request, first included; default 3' })),
+    failure_threshold: Type.Optional(Type.Integer({ minimum: 1, description: 'transient failures within failure_window_ms that start a cooldown; default 3' })),
+    failure_window_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    cooldown_ms: Type.Optional(Type.Integer({ minimum: 1, description: 'first cooldown; doubles on each consecutive trip' })),
+    max_cooldown_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    probe_interval_ms: Type.Optional(Type.Integer({ minimum: 100, description: 'active health probes; default 10000' })),
+    metrics_interval_ms: Type.Optional(Type.Integer({ minimum: 100, description: 'engine metrics scrapes; default 2000' })),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: Type.Optional(ServerSchema),
+    routing: Type.Optional(RoutingSchema),
     providers: Type.Record(Type.String({ minLength: 1 }), ProviderSchema),
     models: Type.Record(Type.String({ minLength: 1 }), ModelSchema),
     plans: Type.Optional(Type.Record(Type.String({ minLength: 1 }), PlanSchema)),
@@ -105,5 +124,7 @@ export type RawProvider = Static<typeof ProviderSchema>;
 export type RawDeployment = Static<typeof DeploymentSchema>;
 export type RawModel = Static<typeof ModelSchema>;
 export type Price = Static<typeof PriceSchema>;
+export type RawTimeouts = Static<typeof TimeoutsSchema>;
+export type RawRouting = Static<typeof RoutingSchema>;
 export type Plan = Static<typeof PlanSchema>;
 export type ModelKind = (typeof MODEL_KINDS)[number];

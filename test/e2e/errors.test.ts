@@ -14,8 +14,11 @@ before(async () => {
     providers: {
       dead: { type: 'vllm', base_url: 'http://127.0.0.1:9/v1' },
       slow: { type: 'vllm', base_url: sim.baseURL, timeouts: { headers_ms: 300 } },
+      // Its own provider: a 401 takes the deployment out of service, which must not affect chat-model.
+      guarded: { type: 'vllm', base_url: sim.baseURL },
     },
     models: {
+      'guarded-model': { deployments: [{ provider: 'guarded' }] },
       'dead-model': { deployments: [{ provider: 'dead' }] },
       'slow-model': { deployments: [{ provider: 'slow' }] },
     },
@@ -157,7 +160,9 @@ describe('upstream failures', () => {
     assert.equal(limited.status, 429);
     assert.equal(limited.error.code, 'rate_limit_exceeded');
     assert.match(limited.headers.get('retry-after') ?? '', /^([1-9]|[1-5][0-9]|60)$/);
-    expectError(await post('/v1/chat/completions', chat({ sim: { status: 401 } })), 502, 'upstream_error');
+    expectError(await post('/v1/chat/completions', chat({ model: 'guarded-model', sim: { status: 401 } })), 502, 'upstream_error');
+    // The upstream refused the gateway's credentials: that deployment is out until a probe or an operator restores it.
+    expectError(await post('/v1/chat/completions', chat({ model: 'guarded-model' })), 503, 'service_unavailable');
   });
 
   test('an unreachable upstream → 502; one slower than its timeout → 504', async () => {

@@ -1,14 +1,7 @@
 import { GatewayError, UpstreamError } from '../../errors/gateway-error.ts';
 import type { UpstreamRequest, UpstreamResponse } from '../../providers/adapter.ts';
 import type { Deployment } from '../routing/catalog.ts';
-
-/** Why the gateway aborted an upstream call itself (as opposed to the client leaving). */
-export class DeadlineExceeded extends Error {
-  constructor() {
-    super('upstream deadline exceeded');
-    this.name = 'DeadlineExceeded';
-  }
-}
+import { describeTimeout, UpstreamTimeout } from '../routing/timeouts.ts';
 
 /**
  * Sends one request to one deployment and maps transport failures to typed errors: timeouts to
@@ -26,12 +19,17 @@ const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEO
 
 export function transportError(err: unknown, signal: AbortSignal, provider: string): GatewayError {
   if (err instanceof GatewayError) return err;
-  if (signal.aborted && signal.reason instanceof DeadlineExceeded) {
-    return new UpstreamError('upstream_timeout', `The upstream provider '${provider}' did not answer within the deadline.`);
-  }
+  const timeout = gatewayTimeout(signal, provider);
+  if (timeout !== undefined) return timeout;
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && TIMEOUT_CODES.has(code)) {
     return new UpstreamError('upstream_timeout', `The upstream provider '${provider}' timed out.`, { cause: err });
   }
   return new UpstreamError('upstream_error', `The upstream provider '${provider}' could not be reached.`, { cause: err });
+}
+
+/** The 504 for a call the gateway's own timers aborted; undefined when they did not. */
+export function gatewayTimeout(signal: AbortSignal, provider: string): UpstreamError | undefined {
+  if (!signal.aborted || !(signal.reason instanceof UpstreamTimeout)) return undefined;
+  return new UpstreamError('upstream_timeout', describeTimeout(signal.reason, provider));
 }

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { GatewayError } from '../../errors/gateway-error.ts';
+import { GatewayError, UpstreamError } from '../../errors/gateway-error.ts';
 import { serializeError, toGatewayError } from '../../errors/to-openai.ts';
 import { SseParser } from '../../protocol/sse/parser.ts';
 import { sseData } from '../../protocol/sse/writer.ts';
@@ -16,13 +16,30 @@ export interface StreamOutcome {
   readonly firstByteMs: number | undefined;
 }
 
+export interface PumpControl {
+  /** Called once, just before the first byte goes to the client: takes over the socket, writes the headers. */
+  open(): void;
+  /** Called on every upstream read (idle timer). */
+  read(): void;
+  /** Why the call was aborted, when the gateway aborted it itself (a timeout); undefined when the client left. */
+  abortError(): GatewayError | undefined;
+}
+
 /**
  * Moves an upstream SSE body to the client event by event. Backpressure: when the client's
- * socket is full, the upstream is not read until it drains. A failure after the first byte
- * cannot change the status any more, so it is sent as one `data:` error event and the response
- * ends without `[DONE]`, which lets clients tell a cut stream from a complete one.
+ * socket is full, the upstream is not read until it drains. The response starts only with the
+ * first event, so a failure before it is thrown and the request can still go to another
+ * deployment. A failure after the first byte cannot change the status any more, so it is sent
+ * as one `data:` error event and the response ends without `[DONE]`, which lets clients tell a
+ * cut stream from a complete one.
  */
-export async function pumpStream(upstream: Readable, res: ServerResponse, transformer: StreamTransformer, clientGone: AbortSignal): Promise<StreamOutcome> {
+export async function pumpStream(
+  upstream: Readable,
+  res: ServerResponse,
+  transformer: StreamTransformer,
+  signal: AbortSignal,
+  control: PumpControl,
+): Promise<StreamOutcome> {
   const started = performance.now();
   let firstByteMs: number | undefined;
   // Events parsed from one upstream read are written with one socket write: a write per event
@@ -33,29 +50,33 @@ export async function pumpStream(upstream: Readable, res: ServerResponse, transf
   });
   const flush = (): boolean => {
     if (pending.length === 0) return true;
-    firstByteMs ??= performance.now() - started;
+    if (firstByteMs === undefined) {
+      control.open();
+      firstByteMs = performance.now() - started;
+    }
     const text = pending;
     pending = '';
     return res.write(text);
   };
   try {
     for await (const chunk of upstream) {
+      control.read();
       parser.push(chunk as Buffer);
       if (!flush()) await drained(res);
     }
     parser.end();
-    if (!transformer.complete) throw new GatewayError('upstream_error', 'The upstream closed the stream before it was complete.');
+    if (!transformer.complete) throw new UpstreamError('upstream_error', 'The upstream closed the stream before it was complete.');
     pending += transformer.finish();
     flush();
     res.end();
     return { end: 'complete', firstByteMs };
   } catch (err) {
-    if (clientGone.aborted || res.destroyed) {
-      upstream.destroy();
-      return { end: 'client_aborted', firstByteMs };
-    }
-    const error = err instanceof GatewayError ? err : streamFailure(err);
     upstream.destroy();
+    const timeout = control.abortError();
+    if (timeout === undefined && (signal.aborted || res.destroyed)) return { end: 'client_aborted', firstByteMs };
+    const error = timeout ?? (err instanceof GatewayError ? err : streamFailure(err));
+    // Nothing reached the client yet: the caller may still answer with a status, or try elsewhere.
+    if (firstByteMs === undefined) throw error;
     // Events parsed before the failure still go out, then the error event.
     res.end(pending + sseData(serializeError(error)));
     return { end: 'upstream_failed', error, firstByteMs };
@@ -64,12 +85,12 @@ export async function pumpStream(upstream: Readable, res: ServerResponse, transf
 
 function streamFailure(err: unknown): GatewayError {
   const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'UND_ERR_BODY_TIMEOUT') return new GatewayError('upstream_timeout', 'The upstream stopped sending for longer than the idle timeout.');
+  if (code === 'UND_ERR_BODY_TIMEOUT') return new UpstreamError('upstream_timeout', 'The upstream stopped sending for longer than the idle timeout.');
   if (typeof code === 'string' && (code.startsWith('UND_ERR') || code.startsWith('E'))) {
-    return new GatewayError('upstream_error', 'The connection to the upstream failed mid-stream.');
+    return new UpstreamError('upstream_error', 'The connection to the upstream failed mid-stream.');
   }
   const mapped = toGatewayError(err);
-  return mapped.code === 'internal_error' ? new GatewayError('upstream_error', 'The upstream stream failed.') : mapped;
+  return mapped.code === 'internal_error' ? new UpstreamError('upstream_error', 'The upstream stream failed.') : mapped;
 }
 
 function drained(res: ServerResponse): Promise<void> {

@@ -1,11 +1,12 @@
 import type { ServerResponse } from 'node:http';
-import { GatewayError } from '../../errors/gateway-error.ts';
+import { GatewayError, UpstreamError } from '../../errors/gateway-error.ts';
 import type { Endpoint } from '../../providers/adapter.ts';
 import type { Usage } from '../../protocol/usage.ts';
 import type { JsonObject } from '../../protocol/validate/validate.ts';
 import { SSE_HEADERS } from '../../protocol/sse/writer.ts';
 import type { Deployment } from '../routing/catalog.ts';
-import { DeadlineExceeded, dispatch } from './dispatch.ts';
+import { CallTimers } from '../routing/timeouts.ts';
+import { dispatch, gatewayTimeout } from './dispatch.ts';
 import { normalizeResponse } from './normalize.ts';
 import { pumpStream, type StreamEnd } from './pump.ts';
 import { readBody } from './read-body.ts';
@@ -15,11 +16,32 @@ import { readUpstreamError } from './upstream-error.ts';
 
 const RESPONSE_BODY_LIMIT = 256 * 1024 * 1024;
 
+/** What the client asked for, read once before the body is rewritten for the first upstream. */
+export interface ClientWishes {
+  readonly stream: boolean;
+  /** Streaming only: whether the client asked for the usage chunk. */
+  readonly includeUsage: boolean;
+  /** Embeddings only: the client wants base64 (the Node SDK's default). */
+  readonly wantsBase64: boolean;
+}
+
+export function clientWishes(endpoint: Endpoint, body: JsonObject): ClientWishes {
+  const stream = endpoint !== 'embeddings' && body.stream === true;
+  return {
+    stream,
+    includeUsage: stream && (body.stream_options as JsonObject | null | undefined)?.include_usage === true,
+    wantsBase64: endpoint === 'embeddings' && body.encoding_format === 'base64',
+  };
+}
+
 export interface RelayCall {
   readonly endpoint: Endpoint;
   readonly deployment: Deployment;
-  /** The validated client body; the relay rewrites it into the upstream body in place. */
+  /** The validated client body; the relay rewrites it into the upstream body in place (again on each attempt). */
   readonly body: JsonObject;
+  readonly wishes: ClientWishes;
+  /** Milliseconds this attempt may take at most (what is left of the request's deadline). */
+  readonly budgetMs: number;
   readonly requestId: string;
   /** Response headers the gateway adds (x-request-id, rate limits…). */
   readonly responseHeaders: Record<string, string>;
@@ -50,19 +72,20 @@ export interface RelayHooks {
 }
 
 /**
- * The relay phase: upstream body, dispatch under a deadline, then either a JSON answer handed
- * to `sendJson` or an SSE stream written straight to the socket. Errors before the first byte
- * are thrown (the route renders them); errors after it end the stream with an error event.
+ * One attempt at one deployment: upstream body, dispatch under the deployment's timers, then
+ * either a JSON answer handed to `sendJson` or an SSE stream written straight to the socket.
+ * Errors before the first byte reached the client are thrown (the caller may try another
+ * deployment or render them); errors after it end the stream with an error event.
  */
 export async function relay(call: RelayCall, hooks: RelayHooks): Promise<RelayResult> {
-  const { body, deployment, endpoint } = call;
-  const stream = endpoint !== 'embeddings' && body.stream === true;
+  const { body, deployment, endpoint, wishes } = call;
+  const stream = wishes.stream;
   const ctx: ResponseContext = {
     endpoint,
     publicModel: deployment.model,
     request: body,
-    includeUsage: stream && (body.stream_options as JsonObject | null | undefined)?.include_usage === true,
-    wantsBase64: endpoint === 'embeddings' && body.encoding_format === 'base64',
+    includeUsage: wishes.includeUsage,
+    wantsBase64: wishes.wantsBase64,
     upstreamModel: deployment.upstreamModel,
     usageHint: deployment,
     costOf: hooks.costOf,
@@ -74,7 +97,7 @@ export async function relay(call: RelayCall, hooks: RelayHooks): Promise<RelayRe
     if (!call.res.writableFinished) abort.abort();
   };
   call.res.on('close', onClose);
-  const deadline = setTimeout(() => abort.abort(new DeadlineExceeded()), deployment.deadlineMs);
+  const timers = new CallTimers(abort, deployment.timeouts, call.budgetMs);
   try {
     const upstream = await dispatch(deployment, {
       endpoint,
@@ -88,15 +111,25 @@ export async function relay(call: RelayCall, hooks: RelayHooks): Promise<RelayRe
       throw await readUpstreamError(upstream.status, upstream.headers, upstream.body, deployment.provider.name);
     }
     if (stream) {
-      call.startStream();
-      call.res.writeHead(200, { ...call.responseHeaders, ...SSE_HEADERS });
-      call.res.flushHeaders();
+      timers.arm('first_token');
       const transformer = new StreamTransformer(ctx);
-      const outcome = await pumpStream(upstream.body, call.res, transformer, abort.signal);
+      const outcome = await pumpStream(upstream.body, call.res, transformer, abort.signal, {
+        open() {
+          timers.arm('idle');
+          call.startStream();
+          call.res.writeHead(200, { ...call.responseHeaders, ...SSE_HEADERS });
+        },
+        read: () => timers.touch(),
+        abortError: () => gatewayTimeout(abort.signal, deployment.provider.name),
+      });
+      // A client that left before the first event: the socket is ours to close, not Fastify's to answer on.
+      if (outcome.firstByteMs === undefined) call.startStream();
       return { status: 200, usage: transformer.usage(), end: outcome.end, error: outcome.error, firstByteMs: outcome.firstByteMs ?? null };
     }
+    timers.arm('idle');
     const raw = await readBody(upstream.body, RESPONSE_BODY_LIMIT).catch((err: unknown) => {
-      throw abort.signal.aborted ? err : new GatewayError('upstream_error', 'The upstream response could not be read.', { cause: err });
+      throw gatewayTimeout(abort.signal, deployment.provider.name) ??
+        (abort.signal.aborted ? err : new UpstreamError('upstream_error', 'The upstream response could not be read.', { cause: err }));
     });
     const quick = endpoint === 'embeddings' ? undefined : deployment.jsonShortcut.passThrough(raw);
     let answer: Buffer | string;
@@ -113,7 +146,7 @@ export async function relay(call: RelayCall, hooks: RelayHooks): Promise<RelayRe
     hooks.sendJson(200, answer, await hooks.beforeSend?.(usage));
     return { status: 200, usage, end: 'complete', error: undefined, firstByteMs: null };
   } finally {
-    clearTimeout(deadline);
+    timers.stop();
     call.res.off('close', onClose);
   }
 }
@@ -136,5 +169,5 @@ function parseJsonObject(raw: Buffer): JsonObject {
   } catch {
     // fall through: reported below as an upstream fault
   }
-  throw new GatewayError('upstream_error', 'The upstream returned a response that is not a JSON object.');
+  throw new UpstreamError('upstream_error', 'The upstream returned a response that is not a JSON object.');
 }

@@ -1,25 +1,25 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { formatYuan } from '../../billing/money.ts';
-import type { BillingStore, UsageStatus } from '../../billing/types.ts';
+import type { BillingStore } from '../../billing/types.ts';
 import { GatewayError, invalidRequest, modelNotFound } from '../../errors/gateway-error.ts';
-import { toGatewayError } from '../../errors/to-openai.ts';
 import { rateLimitHeaders } from '../../limits/headers.ts';
 import type { Limiter } from '../../limits/limiter.ts';
+import type { Logger } from '../../observability/logger.ts';
 import type { Endpoint } from '../../providers/adapter.ts';
-import { estimateTokensFromBytes } from '../../protocol/tokens.ts';
-import { validateRequest, type JsonObject } from '../../protocol/validate/validate.ts';
+import { validateRequest } from '../../protocol/validate/validate.ts';
 import { admit, estimateRequestTokens, maxOutputTokens } from '../admission/limits.ts';
 import { mayUseModel, type Principal } from '../admission/principal.ts';
-import { relay, type RelayResult } from '../relay/relay.ts';
-import type { Deployment } from '../routing/catalog.ts';
-import type { Router } from '../routing/router.ts';
-import { BillingSession } from '../settlement/billing-session.ts';
+import { clientWishes } from '../relay/relay.ts';
+import type { Route, Router } from '../routing/router.ts';
+import { relayWithFailover } from './failover.ts';
 
 export interface InferenceDeps {
   readonly router: Router;
   readonly limiter: Limiter;
   /** Undefined when billing is switched off (benchmarks, free deployments). */
   readonly billing: BillingStore | undefined;
+  /** Deployments tried per request, the first included. */
+  readonly attempts: number;
+  readonly logger: Logger;
 }
 
 const ENDPOINT_KIND: Readonly<Record<Endpoint, 'chat' | 'embedding'>> = { chat: 'chat', completions: 'chat', embeddings: 'embedding' };
@@ -27,44 +27,70 @@ const ENDPOINT_KIND: Readonly<Record<Endpoint, 'chat' | 'embedding'>> = { chat: 
 /** Client headers meant for the upstream; everything else (keys, X-AI-Provider) stays here. */
 const FORWARDED_HEADERS = ['x-failover-enabled'] as const;
 
+/** Which URL shape the request came by: the model from the body, from `/maas/{model}/{chip}/…`, or `/maas/deployment/{id}/…`. */
+export type RouteShape = 'model' | 'chip' | 'deployment';
+
 /**
- * The data-plane pipeline of one inference call, in lifecycle order: validate → admit (model
- * access, limits) → route → hold → relay → settle → release. The key itself was checked in the
- * onRequest hook before the body was read; a rejected request never reaches an upstream.
+ * The data-plane pipeline of one inference call, in lifecycle order: validate → resolve the
+ * route → admit (model access, limits) → attempts (pick, hold, relay, settle, release; failover
+ * between them) → release the admission. The key itself was checked in the onRequest hook
+ * before the body was read; a rejected request never reaches an upstream.
  */
-export function inferenceHandler(deps: InferenceDeps, endpoint: Endpoint) {
+export function inferenceHandler(deps: InferenceDeps, endpoint: Endpoint, shape: RouteShape = 'model') {
   return async function handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const principal = dataPlanePrincipal(request);
+    const params = request.params as { model?: string; chip?: string; id?: string };
+    // The path names the model (or deployment); a body may omit it or name it differently.
+    if (shape !== 'model' && isObject(request.body)) request.body.model = shape === 'chip' ? params.model : params.id;
     const body = validateRequest(endpoint, request.body);
-    const model = body.model as string;
-    const entry = deps.router.models.get(model);
-    if (entry === undefined || !mayUseModel(principal, model)) throw modelNotFound(model);
-    if (entry.kind !== ENDPOINT_KIND[endpoint]) {
-      throw invalidRequest(`The model '${model}' is an ${entry.kind} model and does not support this endpoint.`, 'model');
-    }
     const provider = providerHint(request);
-    deps.router.checkProvider(provider);
+    const route = deps.router.resolve({
+      model: body.model as string,
+      endpoint,
+      provider,
+      chip: shape === 'chip' ? params.chip : undefined,
+      deploymentId: shape === 'deployment' ? params.id : undefined,
+      accountId: principal.accountId!,
+    });
+    checkModelAccess(principal, route, endpoint);
     const bodyBytes = Number(request.headers['content-length'] ?? 0);
-    const admission = await admit(deps.limiter, principal, estimateRequestTokens(body, bodyBytes, entry.maxOutputTokens));
+    const modelCap = route.entry?.maxOutputTokens;
+    const wishes = clientWishes(endpoint, body);
+    const admission = await admit(deps.limiter, principal, estimateRequestTokens(body, bodyBytes, modelCap));
     let usedTokens = 0;
-    const deployment = deps.router.pick({ model, endpoint, provider });
     try {
       reply.headers(rateLimitHeaders(admission.state));
-      const session = deps.billing === undefined ? undefined : await BillingSession.open(deps.billing, {
-        requestId: request.id,
+      const result = await relayWithFailover(deps, {
+        request,
+        reply,
+        route,
+        body,
+        wishes,
         accountId: principal.accountId!,
         keyId: principal.keyId,
-        deployment,
-        estimatedPromptTokens: estimateTokensFromBytes(bodyBytes),
-        maxOutputTokens: maxOutputTokens(body, entry.maxOutputTokens),
+        bodyBytes,
+        maxOutputTokens: maxOutputTokens(body, modelCap),
+        forwardHeaders: forwardedHeaders(request),
       });
-      const result = await relayAndSettle(endpoint, request, reply, body, deployment, session);
       usedTokens = result.usage === undefined ? 0 : result.usage.promptTokens + result.usage.completionTokens;
     } finally {
-      deps.router.release(deployment);
       admission.release(usedTokens);
     }
   };
+}
+
+/** Plan and key allowlists govern the platform's models; an account's own deployment is always its own to call. */
+function checkModelAccess(principal: Principal, route: Route, endpoint: Endpoint): void {
+  const entry = route.entry;
+  if (entry === undefined) return;
+  if (!mayUseModel(principal, entry.id)) throw modelNotFound(entry.id);
+  if (entry.kind !== ENDPOINT_KIND[endpoint]) {
+    throw invalidRequest(`The model '${entry.id}' is an ${entry.kind} model and does not support this endpoint.`, 'model');
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function dataPlanePrincipal(request: FastifyRequest): Principal {
@@ -73,49 +99,6 @@ function dataPlanePrincipal(request: FastifyRequest): Principal {
     throw new GatewayError('permission_denied', 'The admin key manages the gateway; call the API with an account key.');
   }
   return principal;
-}
-
-const STREAM_END_STATUS: Readonly<Record<RelayResult['end'], UsageStatus>> = { complete: 'ok', client_aborted: 'aborted', upstream_failed: 'cut' };
-
-/** Relays, then settles exactly once: billed for what was generated, nothing when nothing was. */
-async function relayAndSettle(
-  endpoint: Endpoint,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  body: JsonObject,
-  deployment: Deployment,
-  session: BillingSession | undefined,
-): Promise<RelayResult> {
-  let result: RelayResult;
-  try {
-    result = await relay(
-      {
-        endpoint,
-        deployment,
-        body,
-        requestId: request.id,
-        responseHeaders: reply.getHeaders() as Record<string, string>,
-        forwardHeaders: forwardedHeaders(request),
-        res: reply.raw,
-        // From here on the relay writes to the socket itself; Fastify must not touch the reply.
-        startStream: () => reply.hijack(),
-      },
-      {
-        sendJson(status, payload, headers) {
-          if (headers) reply.headers(headers);
-          reply.code(status).header('content-type', 'application/json').send(payload);
-        },
-        beforeSend: session && ((usage) => session.settleForHeaders(usage).catch(() => undefined)),
-        costOf: session && ((usage) => formatYuan(session.cost(usage))),
-      },
-    );
-  } catch (err) {
-    // Failed before an answer: nothing was generated that the client received, nothing is billed.
-    await session?.settle(undefined, reply.raw.destroyed ? 'aborted' : 'error', toGatewayError(err).status, null).catch(() => undefined);
-    throw err;
-  }
-  await session?.settle(result.usage, STREAM_END_STATUS[result.end], result.status, result.firstByteMs);
-  return result;
 }
 
 function providerHint(request: FastifyRequest): string | undefined {
