@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from './errors.ts';
 import { loadConfig } from './load.ts';
+import { resolveTimeouts } from '../gateway/routing/timeouts.ts';
 
 function withConfig(yaml: string, env: Record<string, string> = {}) {
   const path = join(mkdtempSync(join(tmpdir(), 'maas-cfg-')), 'config.yaml');
@@ -57,6 +58,20 @@ test('errors name the bad field', () => {
   failsOn(withConfig('providers: {}\nmodels: {}\nextra: 1\n'), 'extra');
   failsOn(withConfig('providers: [\n'), 'MAAS_CONFIG');
   failsOn(() => loadConfig({ MAAS_PORT: 'eighty' }), 'MAAS_PORT');
+  const p = 'providers:\n  p: { type: openai, base_url: "http://x" }\n';
+  failsOn(withConfig(`${p}models:\n  m:\n    deployments:\n      - { provider: p, id: a }\n      - { provider: p, id: a }\n`), 'models.m.deployments[1].id');
+  failsOn(withConfig(`${p}models:\n  m:\n    deployments:\n      - { provider: p, id: mif-abc }\n`), 'models.m.deployments[0].id');
+  failsOn(withConfig(`${p}models:\n  m:\n    deployments:\n      - { provider: p, timeouts: { idle_ms: 0 } }\n`), 'models.m.deployments[0].timeouts.idle_ms');
+  failsOn(withConfig(`${p}routing: { attempts: 0 }\nmodels: {}\n`), 'routing.attempts');
+});
+
+test('routing settings and per-deployment timeouts have defaults and take the config’s values', () => {
+  const config = withConfig('providers:\n  p: { type: openai, base_url: "http://x", timeouts: { idle_ms: 5000 } }\nrouting: { attempts: 2, cooldown_ms: 100 }\nmodels:\n  m:\n    deployments:\n      - { provider: p, timeouts: { first_token_ms: 700 } }\n')();
+  assert.equal(config.routing.attempts, 2);
+  assert.equal(config.routing.cooldownMs, 100);
+  assert.equal(config.routing.failureThreshold, 3);
+  const timeouts = resolveTimeouts(config.providers.p?.timeouts, config.models.m?.deployments[0]?.timeouts);
+  assert.deepEqual({ first: timeouts.firstTokenMs, idle: timeouts.idleMs, total: timeouts.totalMs }, { first: 700, idle: 5000, total: 600_000 });
 });
 
 test('${NAME:-default} falls back when the variable is unset', () => {

@@ -112,8 +112,16 @@ export function validateConfig(raw: unknown): RawConfig {
   const first = checkConfig.Errors(raw).First();
   if (first !== undefined) throw new ConfigError(fieldPath(first.path), first.message.toLowerCase());
   const config = raw as RawConfig;
+  const deploymentIds = new Set<string>();
   for (const [name, model] of Object.entries(config.models)) {
     model.deployments.forEach((deployment, i) => {
+      if (deployment.id !== undefined) {
+        const field = `models.${name}.deployments[${i}].id`;
+        // mif- ids belong to accounts' private deployments, created at run time.
+        if (deployment.id.startsWith('mif-')) throw new ConfigError(field, "the prefix 'mif-' is reserved for private deployments");
+        if (deploymentIds.has(deployment.id)) throw new ConfigError(field, `duplicate deployment id '${deployment.id}'`);
+        deploymentIds.add(deployment.id);
+      }
       if (config.providers[deployment.provider] === undefined) {
         const known = Object.keys(config.providers).join(', ') || 'none';
         throw new ConfigError(

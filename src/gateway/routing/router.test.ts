@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSimulatorAdapter } from '../../providers/simulator/adapter.ts';
+import { parseSimulatorOptions } from '../../providers/simulator/options.ts';
+import { createDeployment, type Deployment, type ModelEntry } from './catalog.ts';
+import { DEFAULT_HEALTH_POLICY } from './health.ts';
+import { Router, type Route } from './router.ts';
+import { DEFAULT_TIMEOUTS } from './timeouts.ts';
+
+const adapter = createSimulatorAdapter('sim', parseSimulatorOptions({}, 'sim'));
+const other = createSimulatorAdapter('other', parseSimulatorOptions({}, 'other'));
+
+function deployment(id: string, fields: Partial<{ chip: string; weight: number; priority: number; maxConcurrency: number; provider: typeof adapter }> = {}): Deployment {
+  return createDeployment({
+    id,
+    model: 'm',
+    owner: null,
+    provider: fields.provider ?? adapter,
+    upstreamModel: 'm',
+    chip: fields.chip ?? 'nvidia',
+    price: undefined,
+    weight: fields.weight ?? 1,
+    priority: fields.priority ?? 0,
+    maxConcurrency: fields.maxConcurrency ?? 0,
+    timeouts: DEFAULT_TIMEOUTS,
+    metricsUrl: undefined,
+    policy: DEFAULT_HEALTH_POLICY,
+  });
+}
+
+function routerOf(deployments: Deployment[]): Router {
+  const entry: ModelEntry = { id: 'm', kind: 'chat', ownedBy: 'sim', created: 0, maxOutputTokens: undefined, deployments, json: '{}' };
+  return new Router(new Map([['m', entry]]), ['sim', 'other']);
+}
+
+const request = { model: 'm', endpoint: 'chat' as const, provider: undefined, chip: undefined, deploymentId: undefined, accountId: 'acct_1' };
+const none = new Set<Deployment>();
+
+test('the best priority with an available member wins; a cooling primary hands over to the backup', () => {
+  const primary = deployment('p', { priority: 0 });
+  const backup = deployment('b', { priority: 1 });
+  const router = routerOf([backup, primary]);
+  const route = router.resolve(request);
+  const first = router.pick(route, none)!;
+  assert.equal(first.id, 'p');
+  router.release(first);
+  for (let i = 0; i < 3; i++) primary.health.failed('transient', 'x', Date.now());
+  const second = router.pick(route, none)!;
+  assert.equal(second.id, 'b');
+  router.release(second);
+});
+
+test('least outstanding relative to weight; never a deployment already tried', () => {
+  const a = deployment('a', { weight: 2 });
+  const b = deployment('b', { weight: 1 });
+  const router = routerOf([a, b]);
+  const route = router.resolve(request);
+  const picked = [0, 1, 2].map(() => router.pick(route, none)!.id);
+  assert.deepEqual(picked.sort(), ['a', 'a', 'b'], 'in flight 2:1 at weights 2:1');
+  assert.equal(router.pick(route, new Set([a, b])), undefined);
+  assert.equal(router.pick(route, new Set([a]))!.id, 'b');
+});
+
+test('with every candidate cooling down, the one that recovers first is still tried (panic routing)', () => {
+  const a = deployment('a');
+  const b = deployment('b');
+  const router = routerOf([a, b]);
+  const now = Date.now();
+  for (let i = 0; i < 3; i++) a.health.failed('transient', 'x', now);
+  for (let i = 0; i < 3; i++) b.health.failed('transient', 'x', now - 1_000);
+  assert.equal(router.pick(router.resolve(request), none, now)!.id, 'b');
+});
+
+test('all down → 503; all at their concurrency limit → 503 with Retry-After; no match for the provider → 404', () => {
+  const a = deployment('a', { maxConcurrency: 1 });
+  const router = routerOf([a]);
+  const route = router.resolve(request);
+  router.pick(route, none);
+  assert.throws(() => router.pick(route, none), (err: { code: string; retryAfter?: number }) => err.code === 'service_unavailable' && err.retryAfter === 1);
+  router.release(a);
+  a.health.failed('auth', 'HTTP 401', Date.now());
+  assert.throws(() => router.pick(route, none), { code: 'service_unavailable' });
+  assert.throws(() => router.pick(router.resolve({ ...request, provider: 'other' }), none), { code: 'model_not_found' });
+});
+
+test('chips resolve to their own deployments; an unknown chip names the known ones', () => {
+  const router = routerOf([deployment('n', { chip: 'nvidia' }), deployment('x', { chip: 'ascend', provider: other })]);
+  const route: Route = router.resolve({ ...request, chip: 'ascend' });
+  assert.deepEqual(route.candidates.map((d) => d.id), ['x']);
+  assert.throws(() => router.resolve({ ...request, chip: 'tpu' }), (err: Error & { code: string }) => err.code === 'model_not_found' && /nvidia, ascend/.test(err.message));
+});
+
+test('private deployments answer only their owner; others see model_not_found', () => {
+  const router = routerOf([deployment('n')]);
+  const mine = createDeployment({ ...deploymentSpecOf('mif-0123456789abcdef'), owner: 'acct_1' });
+  router.addPrivate(mine);
+  assert.equal(router.resolve({ ...request, model: 'mif-0123456789abcdef' }).candidates[0], mine);
+  assert.equal(router.resolve({ ...request, deploymentId: 'mif-0123456789abcdef' }).candidates[0], mine);
+  assert.throws(() => router.resolve({ ...request, deploymentId: 'mif-0123456789abcdef', accountId: 'acct_2' }), { code: 'model_not_found' });
+  assert.equal(router.removePrivate('n'), undefined, 'config deployments cannot be removed');
+  assert.equal(router.removePrivate('mif-0123456789abcdef'), mine);
+});
+
+function deploymentSpecOf(id: string) {
+  return { id, model: 'my-finetune', owner: null, provider: adapter, upstreamModel: 'my-finetune', chip: 'default', price: undefined, weight: 1, priority: 0, maxConcurrency: 0, timeouts: DEFAULT_TIMEOUTS, metricsUrl: undefined, policy: DEFAULT_HEALTH_POLICY };
+}
