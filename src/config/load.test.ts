@@ -63,6 +63,7 @@ test('errors name the bad field', () => {
   failsOn(withConfig(`${p}models:\n  m:\n    deployments:\n      - { provider: p, id: mif-abc }\n`), 'models.m.deployments[0].id');
   failsOn(withConfig(`${p}models:\n  m:\n    deployments:\n      - { provider: p, timeouts: { idle_ms: 0 } }\n`), 'models.m.deployments[0].timeouts.idle_ms');
   failsOn(withConfig(`${p}routing: { attempts: 0 }\nmodels: {}\n`), 'routing.attempts');
+  failsOn(withConfig(`${p}models:\n  m:\n    deployments:\n      - { provider: p, timeouts: { connect_ms: 5 } }\n`), 'models.m.deployments[0].timeouts.connect_ms');
 });
 
 test('routing settings and per-deployment timeouts have defaults and take the config’s values', () => {

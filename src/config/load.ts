@@ -115,6 +115,9 @@ export function validateConfig(raw: unknown): RawConfig {
   const deploymentIds = new Set<string>();
   for (const [name, model] of Object.entries(config.models)) {
     model.deployments.forEach((deployment, i) => {
+      if (deployment.timeouts?.connect_ms !== undefined) {
+        throw new ConfigError(`models.${name}.deployments[${i}].timeouts.connect_ms`, "set it on the provider: deployments share their provider's connections");
+      }
       if (deployment.id !== undefined) {
         const field = `models.${name}.deployments[${i}].id`;
         // mif- ids belong to accounts' private deployments, created at run time.
