@@ -17,6 +17,7 @@ Runs the inference simulator: an OpenAI-compatible engine that answers like vLLM
   --embedding-dimensions <n>     embedding size (default 1024)
   --no-usage                     never report usage
   --reasoning-field <name>       reasoning_content (default) or reasoning
+  --api-key <key>                like vLLM's --api-key: /v1 routes answer 401 without this bearer key
   --config <file.yaml>           simulator options (snake_case keys); flags override it
 `;
 
@@ -30,6 +31,7 @@ const FLAGS = {
   'embedding-dimensions': { type: 'string' },
   'no-usage': { type: 'boolean' },
   'reasoning-field': { type: 'string' },
+  'api-key': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -65,6 +67,7 @@ async function optionsFrom(values: { [K in keyof typeof FLAGS]?: string | boolea
   }
   if (values['no-usage'] === true) raw.usage = false;
   if (typeof values['reasoning-field'] === 'string') raw.reasoning_field = values['reasoning-field'];
+  if (typeof values['api-key'] === 'string') raw.api_key = values['api-key'];
   return parseSimulatorOptions(raw, typeof values.config === 'string' ? values.config : 'sim');
 }
 

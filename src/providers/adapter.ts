@@ -40,5 +40,17 @@ export interface ProviderAdapter {
   readonly type: string;
   readonly capabilities: ReadonlySet<Endpoint>;
   send(request: UpstreamRequest): Promise<UpstreamResponse>;
+  /**
+   * A cheap health request with the provider's credentials (OpenAI-compatible: `GET /models`).
+   * Resolves when the upstream answers 2xx; rejects with a `ProbeError` (probe-error.ts)
+   * carrying the status, or with the connection error. Optional: without it, only traffic
+   * tells the router about this provider.
+   */
+  probe?(signal: AbortSignal): Promise<void>;
+  /**
+   * The engine's Prometheus text without a socket, for in-process engines whose deployments
+   * have no metrics URL (the simulator). HTTP engines are scraped at `Deployment.metricsUrl`.
+   */
+  metricsText?(signal: AbortSignal): Promise<string>;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { Pool } from 'undici';
 import type { RawProvider } from '../../config/schema.ts';
 import { ENDPOINT_PATHS, ENDPOINTS, type ProviderAdapter, type UpstreamRequest, type UpstreamResponse } from '../adapter.ts';
+import { ProbeError } from '../probe-error.ts';
 
 const DEFAULT_TIMEOUTS = Object.freeze({
   connect_ms: 10_000,
@@ -8,6 +9,9 @@ const DEFAULT_TIMEOUTS = Object.freeze({
   headers_ms: 600_000,
   idle_ms: 300_000,
 });
+
+/** A health probe reads at most this much of the model list before dropping the rest. */
+const PROBE_BODY_LIMIT = 64 * 1024;
 
 /**
  * Any engine or vendor that speaks the OpenAI API (vLLM, SGLang, llama.cpp server, Ollama,
@@ -30,6 +34,11 @@ export function createOpenAICompatibleAdapter(name: string, config: RawProvider)
   const fixedHeaders: Record<string, string> = { 'content-type': 'application/json', ...config.headers };
   if (config.api_key) fixedHeaders.authorization = `Bearer ${config.api_key}`;
   const paths = Object.fromEntries(ENDPOINTS.map((e) => [e, basePath + ENDPOINT_PATHS[e]])) as Record<string, string>;
+  // The probe asks what every OpenAI-compatible server answers cheaply, with the same credentials
+  // as traffic, so a revoked key shows up as 401 here before a customer's request meets it.
+  const modelsPath = `${basePath}/models`;
+  const probeHeaders: Record<string, string> = { ...config.headers, accept: 'application/json' };
+  if (config.api_key) probeHeaders.authorization = `Bearer ${config.api_key}`;
 
   return {
     name,
@@ -46,6 +55,12 @@ export function createOpenAICompatibleAdapter(name: string, config: RawProvider)
         signal: request.signal,
       });
       return { status: res.statusCode, headers: res.headers, body: res.body };
+    },
+    async probe(signal: AbortSignal): Promise<void> {
+      const res = await pool.request({ method: 'GET', path: modelsPath, headers: probeHeaders, signal });
+      // The answer itself does not matter, only that it came; drain it so the socket is reused.
+      await res.body.dump({ limit: PROBE_BODY_LIMIT });
+      if (res.statusCode < 200 || res.statusCode >= 300) throw new ProbeError(res.statusCode, `GET ${modelsPath} answered ${res.statusCode}`);
     },
     async close(): Promise<void> {
       await pool.close();

@@ -1,4 +1,5 @@
 import { ENDPOINT_PATHS, ENDPOINTS, type ProviderAdapter, type UpstreamRequest, type UpstreamResponse } from '../adapter.ts';
+import { ProbeError } from '../probe-error.ts';
 import { SimulatorEngine } from './engine.ts';
 import type { SimulatorOptions } from './options.ts';
 
@@ -9,6 +10,9 @@ import type { SimulatorOptions } from './options.ts';
  */
 export function createSimulatorAdapter(name: string, options: SimulatorOptions): ProviderAdapter & { readonly engine: SimulatorEngine } {
   const engine = new SimulatorEngine(options);
+  // In process the provider block is both sides of the wire: the key the engine demands is the
+  // key the gateway sends, as an HTTP provider's `api_key` would be.
+  const auth: Record<string, string> = options.api_key === undefined ? {} : { authorization: `Bearer ${options.api_key}` };
   return {
     name,
     type: 'simulator',
@@ -20,8 +24,17 @@ export function createSimulatorAdapter(name: string, options: SimulatorOptions):
         path: ENDPOINT_PATHS[request.endpoint],
         body: request.body,
         signal: request.signal,
-        headers: { ...request.headers, 'x-request-id': request.requestId },
+        headers: { ...request.headers, ...auth, 'x-request-id': request.requestId },
       });
+    },
+    // The same request an HTTP probe sends, through the same engine code: it fails exactly when
+    // the engine would refuse a client's GET /models.
+    async probe(signal: AbortSignal): Promise<void> {
+      const res = await engine.handle({ method: 'GET', path: '/models', body: undefined, signal, headers: auth });
+      if (res.status < 200 || res.status >= 300) throw new ProbeError(res.status, `GET /models answered ${res.status}`);
+    },
+    async metricsText(): Promise<string> {
+      return engine.metricsText();
     },
     async close(): Promise<void> {
       // Nothing to release: in-flight streams end with their requests' signals.

@@ -77,9 +77,12 @@ export class SimulatorEngine {
   readonly #gate: ConcurrencyGate;
   readonly #stats = new StatsRecorder();
   readonly #faults = new FaultState();
+  /** The whole Authorization header a request must carry, when `api_key` is set. */
+  readonly #expectedAuth: string | undefined;
 
   constructor(options: SimulatorOptions = DEFAULT_SIMULATOR_OPTIONS) {
     this.options = options;
+    this.#expectedAuth = options.api_key === undefined ? undefined : `Bearer ${options.api_key}`;
     this.#gate = new ConcurrencyGate(options.max_concurrency);
   }
 
@@ -87,6 +90,11 @@ export class SimulatorEngine {
     const route = routeOf(req.path);
     const requestId = headerValue(req.headers, 'x-request-id');
     if (route === undefined) return errorResponse('vllm', 404, `No route for ${req.path}`, null, requestId);
+    if (this.#expectedAuth !== undefined && headerValue(req.headers, 'authorization') !== this.#expectedAuth) {
+      this.#stats.countUnauthorized(route);
+      // vLLM's own answer to a missing or wrong key, byte for byte.
+      return jsonResponse(401, '{"error":"Unauthorized"}', requestId);
+    }
     const method = route === 'models' ? 'GET' : 'POST';
     if (req.method !== method) return errorResponse('vllm', 405, `Use ${method} for ${req.path}`, null, requestId);
     if (route === 'models') return this.#models(requestId);

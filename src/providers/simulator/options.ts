@@ -31,6 +31,11 @@ export interface SimulatorOptions {
   readonly reasoning_field: ReasoningField;
   /** When set, only these models exist (others → 404). */
   readonly models: Readonly<Record<string, SimModelSpec>> | undefined;
+  /**
+   * Like vLLM's `--api-key`: the OpenAI routes (models included) then answer 401 unless the
+   * request carries `Authorization: Bearer <api_key>`; /health, /metrics and /sim/* stay open.
+   */
+  readonly api_key: string | undefined;
 }
 
 export const DEFAULT_SIMULATOR_OPTIONS: SimulatorOptions = Object.freeze({
@@ -42,6 +47,7 @@ export const DEFAULT_SIMULATOR_OPTIONS: SimulatorOptions = Object.freeze({
   usage: true,
   reasoning_field: 'reasoning_content',
   models: undefined,
+  api_key: undefined,
 });
 
 /** How one model behaves once name inference and configuration are combined. */
@@ -104,7 +110,13 @@ const OPTION_FIELDS = {
   usage: boolean,
   reasoning_field: oneOf(REASONING_FIELDS),
   models: parseModels,
+  api_key: nonEmptyString,
 } as const satisfies Record<keyof SimulatorOptions, Checker<unknown>>;
+
+function nonEmptyString(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value === '') throw new Error(`${field} must be a non-empty string`);
+  return value;
+}
 
 /** Validates a plain object (YAML provider block minus `type`, or CLI flags) into options. */
 export function parseSimulatorOptions(raw: unknown, where: string): SimulatorOptions {

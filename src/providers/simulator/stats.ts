@@ -20,6 +20,10 @@ export interface SimStats {
   readonly failed: number;
   /** Refused by the simulator's own validation (400/404). */
   readonly rejected: number;
+  /** Requests refused for a missing or wrong API key (`api_key`), by route; not in the counts above. */
+  readonly unauthorized: Readonly<Record<StatEndpoint, number>>;
+  /** GET /metrics answered: how often a scraper read the engine's load. */
+  readonly metrics_scrapes: number;
   readonly in_flight: number;
   readonly waiting: number;
   readonly by_endpoint: Readonly<Record<StatEndpoint, number>>;
@@ -38,6 +42,8 @@ function zeroCounters() {
     cancelled: 0,
     failed: 0,
     rejected: 0,
+    unauthorized: { chat: 0, completions: 0, embeddings: 0, models: 0 } as Record<StatEndpoint, number>,
+    metrics_scrapes: 0,
     prompt_tokens_total: 0,
     generation_tokens_total: 0,
     by_endpoint: { chat: 0, completions: 0, embeddings: 0, models: 0 } as Record<StatEndpoint, number>,
@@ -81,6 +87,10 @@ export class StatsRecorder {
     this.#counters.by_endpoint.models++;
   }
 
+  countUnauthorized(endpoint: StatEndpoint): void {
+    this.#counters.unauthorized[endpoint]++;
+  }
+
   countOutcome(outcome: Outcome): void {
     this.#counters[outcome]++;
   }
@@ -97,7 +107,7 @@ export class StatsRecorder {
 
   snapshot(gate: ConcurrencyGate): SimStats {
     const c = this.#counters;
-    return { ...c, by_endpoint: { ...c.by_endpoint }, in_flight: gate.active, waiting: gate.waiting };
+    return { ...c, by_endpoint: { ...c.by_endpoint }, unauthorized: { ...c.unauthorized }, in_flight: gate.active, waiting: gate.waiting };
   }
 
   /** Zeroes the counters and the ring; in_flight and waiting are live and stay as they are. */
@@ -109,6 +119,7 @@ export class StatsRecorder {
   /** Prometheus text with vLLM's metric names, so dashboards and scrapers built for vLLM work. */
   metricsText(gate: ConcurrencyGate): string {
     const c = this.#counters;
+    c.metrics_scrapes++;
     const usage = gate.limit === 0 ? 0 : gate.active / gate.limit;
     return [
       metric('vllm:num_requests_running', 'gauge', 'Number of requests in model execution batches.', gate.active),
