@@ -13,6 +13,8 @@ import { generateApiKey } from '../store/repositories/api-keys.ts';
 import { hashKey, KeyDirectory } from './admission/key-directory.ts';
 import { buildCatalog } from './routing/catalog.ts';
 import { Router } from './routing/router.ts';
+import { HealthProber } from './routing/prober.ts';
+import { EngineMetricsScraper } from './routing/engine-metrics.ts';
 
 export interface RunningGateway {
   readonly app: FastifyInstance;
@@ -52,6 +54,12 @@ export async function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGatew
     directory.refresh(repos.accounts).catch((err: unknown) => logger.warn({ err }, 'key cache refresh failed'));
   }, KEY_REFRESH_INTERVAL_MS);
   refresher.unref();
+  // Active probes and engine metrics run in the background over every deployment, private ones too;
+  // the request path only reads what they write.
+  const prober = new HealthProber(() => router.deployments(), { intervalMs: config.routing.probeIntervalMs, logger });
+  const engineMetrics = new EngineMetricsScraper(() => router.deployments(), { intervalMs: config.routing.metricsIntervalMs, logger });
+  prober.start();
+  engineMetrics.start();
 
   const billing = config.server.billing ? repos.billing : undefined;
   const app = buildServer({ config, logger, router, authenticator: directory, limiter: new MemoryLimiter(), tenancy, billing });
@@ -69,6 +77,7 @@ export async function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGatew
     url,
     async stop() {
       clearInterval(refresher);
+      await Promise.all([prober.stop(), engineMetrics.stop()]);
       await drain(app, config.server.shutdownTimeoutMs);
       await Promise.allSettled([...adapters.values()].map((a) => a.close()));
       await store.close();
