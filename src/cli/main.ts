@@ -30,6 +30,10 @@ const COMMANDS: Readonly<Record<string, { summary: string; run: (argv: string[])
     summary: 'ledger verify: every balance equals the sum of its ledger entries',
     run: async (argv) => (await import('./billing-commands.ts')).runLedger(argv),
   },
+  deployments: {
+    summary: 'list deployments with their health, restore one, delete a private one',
+    run: async (argv) => (await import('./deployment-commands.ts')).runDeployments(argv),
+  },
   sim: {
     summary: 'run the simulator engine as an OpenAI-compatible server (--port 18080)',
     run: async (argv) => (await import('./sim.ts')).runSim(argv),

@@ -27,3 +27,8 @@ export function newId(prefix: string): string {
 export function generateApiKey(): string {
   return `sk-${randomString(48, BASE62)}`;
 }
+
+/** A private deployment: `mif-` and 16 lowercase letters and digits (about 82 bits), as Infini-AI's GenStudio names them. */
+export function newDeploymentId(): string {
+  return `mif-${randomString(16, BASE36)}`;
+}

@@ -3,12 +3,14 @@ import { AccountRepository } from './repositories/accounts.ts';
 import { ApiKeyRepository } from './repositories/api-keys.ts';
 import { SettingsRepository } from './repositories/settings.ts';
 import { KyselyBillingStore } from './repositories/billing.ts';
+import { DeploymentRepository } from './repositories/deployments.ts';
 
 export interface Repositories {
   readonly accounts: AccountRepository;
   readonly apiKeys: ApiKeyRepository;
   readonly settings: SettingsRepository;
   readonly billing: KyselyBillingStore;
+  readonly deployments: DeploymentRepository;
 }
 
 /** The repositories over one open store. The same classes serve both dialects; only the store knows which. */
@@ -19,5 +21,6 @@ export function createRepositories(store: Store, options: { now?: () => number }
     apiKeys: new ApiKeyRepository(store.db, now),
     settings: new SettingsRepository(store.db, now),
     billing: new KyselyBillingStore(store.db),
+    deployments: new DeploymentRepository(store.db, now),
   };
 }

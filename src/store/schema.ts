@@ -86,6 +86,20 @@ export interface UsageRecordsTable {
   ended_at: BigIntColumn;
 }
 
+/** An account's private deployment; `api_key_enc` is the sealed upstream key (secret-box.ts). */
+export interface DeploymentsTable {
+  id: string;
+  account_id: string;
+  model: string;
+  base_url: string;
+  upstream_model: string;
+  chip: string;
+  api_key_enc: string | null;
+  created_at: BigIntColumn;
+  updated_at: BigIntColumn;
+  deleted_at: BigIntColumn | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   api_keys: ApiKeysTable;
@@ -93,6 +107,7 @@ export interface Database {
   holds: HoldsTable;
   ledger_entries: LedgerEntriesTable;
   usage_records: UsageRecordsTable;
+  deployments: DeploymentsTable;
 }
 
 export type { Generated };
