@@ -57,6 +57,7 @@ export class PrivateDeployments {
   readonly #deleted = new Set<string>();
   /** Rows that cannot be loaded (their secret does not open), so the reason is logged once, not every refresh. */
   readonly #unloadable = new Map<string, string>();
+  readonly #addedListeners: Array<(deployment: Deployment) => void> = [];
   #refreshedAt = 0;
   #refreshing = false;
   #timer: NodeJS.Timeout | undefined;
@@ -154,6 +155,14 @@ export class PrivateDeployments {
     return this.#d.repo.list(accountId === undefined ? {} : { accountId });
   }
 
+  /**
+   * Called for each deployment added after the start (created here or seen from another
+   * process), e.g. to probe it at once so its health shows without waiting for the next round.
+   */
+  whenAdded(listener: (deployment: Deployment) => void): void {
+    this.#addedListeners.push(listener);
+  }
+
   /** Why a live deployment is not in this process's router, if it is not. */
   unloadableReason(id: string): string | undefined {
     return this.#unloadable.get(id);
@@ -219,6 +228,7 @@ export class PrivateDeployments {
     });
     this.#d.router.addPrivate(deployment);
     this.#loaded.set(record.id, deployment);
+    for (const listener of this.#addedListeners) listener(deployment);
   }
 
   #remove(id: string): void {
