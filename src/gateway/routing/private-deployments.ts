@@ -137,13 +137,18 @@ export class PrivateDeployments {
       throw err;
     }
     this.#add(record, input.apiKey);
+    // Never the api key: only whether there is one.
+    this.#d.logger.info({ deployment: id, account: record.accountId, model: record.model, base_url: baseUrl, api_key_set: record.hasApiKey }, 'private deployment registered');
     return record;
   }
 
   /** Deletes a live deployment (with `accountId`, only that account's); undefined when there is none. */
   async delete(id: string, accountId?: string): Promise<DeploymentRecord | undefined> {
     const record = await this.#d.repo.softDelete(id, accountId === undefined ? {} : { accountId });
-    if (record !== undefined) this.#remove(id);
+    if (record !== undefined) {
+      this.#remove(id);
+      this.#d.logger.info({ deployment: id, account: record.accountId }, 'private deployment deleted');
+    }
     return record;
   }
 
