@@ -15,6 +15,8 @@ import { rateLimitHeaders } from './limits/headers.ts';
 import type { Tenancy } from './admin/tenancy.ts';
 import { registerAdminRoutes, registerOwnerKeyRoutes } from './admin/routes.ts';
 import { registerBillingRoutes } from './admin/billing-routes.ts';
+import { registerDeploymentRoutes } from './admin/deployment-routes.ts';
+import type { PrivateDeployments } from './gateway/routing/private-deployments.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -30,12 +32,20 @@ export interface ServerDeps {
   readonly limiter: Limiter;
   readonly tenancy: Tenancy;
   readonly billing: InferenceDeps['billing'];
+  /** Accounts' own engines (/maas/v1/deployments) and the admin view of all deployments. */
+  readonly privateDeployments?: PrivateDeployments;
 }
 
 /** Path prefixes of the OpenAI-compatible API: OpenAI's own and Infini-AI's `/maas/v1`. */
 export const API_PREFIXES = ['/v1', '/maas/v1'] as const;
 
 const MAX_REQUEST_ID_LENGTH = 200;
+
+const INFERENCE_PATHS = [
+  ['/chat/completions', 'chat'],
+  ['/completions', 'completions'],
+  ['/embeddings', 'embeddings'],
+] as const;
 
 /** Builds the Fastify instance and registers the planes; no business logic lives here. */
 export function buildServer(deps: ServerDeps): FastifyInstance {
@@ -68,16 +78,22 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     api.addHook('onRequest', authenticate(deps.authenticator));
     api.addHook('onRequest', reportLimits(deps.limiter));
     const models = modelRoutes(deps.router);
-    const inference = { router: deps.router, limiter: deps.limiter, billing: deps.billing };
+    const inference = { router: deps.router, limiter: deps.limiter, billing: deps.billing, attempts: deps.config.routing.attempts, logger: deps.logger };
     registerOwnerKeyRoutes(api, deps.tenancy, '/maas/v1');
     registerAdminRoutes(api, deps.tenancy);
     if (deps.billing !== undefined) registerBillingRoutes(api, deps.billing, deps.tenancy);
+    if (deps.privateDeployments !== undefined) registerDeploymentRoutes(api, { router: deps.router, deployments: deps.privateDeployments });
     for (const prefix of API_PREFIXES) {
       api.post(`${prefix}/chat/completions`, inferenceHandler(inference, 'chat'));
       api.post(`${prefix}/completions`, inferenceHandler(inference, 'completions'));
       api.post(`${prefix}/embeddings`, inferenceHandler(inference, 'embeddings'));
       api.get(`${prefix}/models`, models.list);
       api.get(`${prefix}/models/*`, models.retrieve);
+    }
+    for (const [path, endpoint] of INFERENCE_PATHS) {
+      // Seed 002's M×N route (one model on one chip) and a single deployment, by id.
+      api.post(`/maas/:model/:chip${path}`, inferenceHandler(inference, endpoint, 'chip'));
+      api.post(`/maas/deployment/:id${path}`, inferenceHandler(inference, endpoint, 'deployment'));
     }
   });
   app.get('/health', async (_request, reply) => {

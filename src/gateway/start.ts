@@ -10,11 +10,14 @@ import { buildServer } from '../server.ts';
 import { openStore } from '../store/db.ts';
 import { createRepositories, type Repositories } from '../store/index.ts';
 import { generateApiKey } from '../store/repositories/api-keys.ts';
+import { loadSecretKey } from '../store/secret-key.ts';
 import { hashKey, KeyDirectory } from './admission/key-directory.ts';
 import { buildCatalog } from './routing/catalog.ts';
+import { healthPolicy } from './routing/health.ts';
 import { Router } from './routing/router.ts';
 import { HealthProber } from './routing/prober.ts';
 import { EngineMetricsScraper } from './routing/engine-metrics.ts';
+import { PrivateDeployments } from './routing/private-deployments.ts';
 
 export interface RunningGateway {
   readonly app: FastifyInstance;
@@ -35,13 +38,14 @@ const KEY_REFRESH_INTERVAL_MS = 2_000;
 export async function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGateway> {
   const config = loadConfig(env);
   const logger = createLogger(config.logLevel);
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  // The store logs migrations it applied and PostgreSQL connections it lost through our logger.
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger });
   const repos = createRepositories(store);
   const adminHash = await adminKeyHash(config, repos);
 
   const adapters = new Map<string, ProviderAdapter>();
   for (const [name, provider] of Object.entries(config.providers)) adapters.set(name, createAdapter(name, provider));
-  const router = new Router(buildCatalog(config, adapters), adapters.keys());
+  const router = new Router(buildCatalog(config, adapters, healthPolicy(config)), adapters.keys());
   const directory = new KeyDirectory(repos.apiKeys, config.plans, adminHash);
   const tenancy = new Tenancy({ ...repos, plans: config.plans, models: new Set(router.models.keys()), directory });
   await bootstrapFirstAccount(tenancy, repos);
@@ -54,15 +58,23 @@ export async function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGatew
     directory.refresh(repos.accounts).catch((err: unknown) => logger.warn({ err }, 'key cache refresh failed'));
   }, KEY_REFRESH_INTERVAL_MS);
   refresher.unref();
+  // Accounts' own engines (mif-…): their upstream api keys are sealed in the store (docs/deployments.md).
+  const secretKey = loadSecretKey({ value: env.MAAS_SECRET_KEY, dataDir: config.dataDir, dialect: store.dialect });
+  if (secretKey?.source === 'generated') logger.info({ fingerprint: secretKey.box.fingerprint }, 'generated the secret key for upstream api keys in the data dir (secret.key); back it up with the database');
+  const privateDeployments = new PrivateDeployments({ repo: repos.deployments, router, box: secretKey?.box, policy: healthPolicy(config), logger });
+  await privateDeployments.load();
+  privateDeployments.startRefreshing();
   // Active probes and engine metrics run in the background over every deployment, private ones too;
   // the request path only reads what they write.
   const prober = new HealthProber(() => router.deployments(), { intervalMs: config.routing.probeIntervalMs, logger });
   const engineMetrics = new EngineMetricsScraper(() => router.deployments(), { intervalMs: config.routing.metricsIntervalMs, logger });
   prober.start();
+  // A deployment an account just registered is probed at once, so its health shows without waiting a round.
+  privateDeployments.whenAdded(() => prober.probeSoon());
   engineMetrics.start();
 
   const billing = config.server.billing ? repos.billing : undefined;
-  const app = buildServer({ config, logger, router, authenticator: directory, limiter: new MemoryLimiter(), tenancy, billing });
+  const app = buildServer({ config, logger, router, authenticator: directory, limiter: new MemoryLimiter(), tenancy, billing, privateDeployments });
   await app.listen({ host: config.server.host, port: config.server.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port;
@@ -79,6 +91,7 @@ export async function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGatew
       clearInterval(refresher);
       await Promise.all([prober.stop(), engineMetrics.stop()]);
       await drain(app, config.server.shutdownTimeoutMs);
+      await privateDeployments.close();
       await Promise.allSettled([...adapters.values()].map((a) => a.close()));
       await store.close();
     },

@@ -130,7 +130,8 @@ describe('per-request billing', () => {
     // Each request may cost up to 10 + 100 tokens-worth; the balance covers exactly 4 holds.
     const hold = expectedCost(0, 100, '0.004', '0.016');
     const { id, key } = await account(formatNanos(hold * 4n + hold / 2n));
-    const body = { model: 'megrez', messages: [{ role: 'user', content: 'x' }], max_tokens: 100, sim: { output_tokens: 5, tokens_per_second: 50 } };
+    const body = { model: 'megrez', messages: [{ role: 'user', content: 'x' }], max_tokens: 100, sim: { output_tokens: 5, ttft_ms: 1500 } };
+    // A long time to first token keeps all 12 in flight together, so early ones cannot finish and free their holds.
     const results = await Promise.all(Array.from({ length: 12 }, () => call('POST', '/v1/chat/completions', key, body, { 'x-ai-provider': 'sim' })));
     const ok = results.filter((r) => r.status === 200).length;
     assert.ok(ok >= 1 && ok <= 4, `at most 4 holds fit, ${ok} succeeded`);
