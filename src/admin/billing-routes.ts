@@ -83,15 +83,16 @@ async function sendUsage(billing: BillingStore, reply: FastifyReply, query: Usag
   const rows = (await billing.usage(query)).map(presentGroup);
   const totals = (await billing.usage({ ...query, groupBy: [] })).map(presentGroup)[0] ?? presentGroup({ group: {}, requests: 0, promptTokens: 0, completionTokens: 0, cachedTokens: 0, cost: 0n });
   if (format === 'csv') {
-    reply.header('content-type', 'text/csv; charset=utf-8').send(toCsv(rows));
+    reply.header('content-type', 'text/csv; charset=utf-8').send(toCsv([...(query.groupBy ?? []), ...USAGE_COLUMNS], rows));
     return;
   }
   json(reply, 200, { ...list(rows), totals });
 }
 
-function toCsv(rows: Array<Record<string, unknown>>): string {
-  if (rows.length === 0) return 'requests,prompt_tokens,completion_tokens,cached_tokens,total_tokens,cost\n';
-  const columns = Object.keys(rows[0]!);
+const USAGE_COLUMNS = ['requests', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'total_tokens', 'cost'] as const;
+
+/** The header row always names every column, also for an empty period, so importers see one shape. */
+function toCsv(columns: readonly string[], rows: Array<Record<string, unknown>>): string {
   const cell = (v: unknown): string => {
     const text = String(v ?? '');
     return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;

@@ -7,6 +7,7 @@ import { ADMIN_PRINCIPAL } from '../gateway/admission/principal.ts';
 import { renderError } from '../server.ts';
 import { openStore } from '../store/db.ts';
 import { createRepositories } from '../store/index.ts';
+import { cliStoreLogger } from './store-logger.ts';
 
 export type Json = Record<string, unknown>;
 export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -56,7 +57,7 @@ export function httpBackend(url: string, adminKey: string): AdminBackend {
 /** The admin routes on MAAS_DATA_DIR / MAAS_DATABASE_URL, with MAAS_CONFIG's plans and models. */
 export async function localBackend(env: NodeJS.ProcessEnv): Promise<AdminBackend> {
   const config = loadConfig(env);
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger: cliStoreLogger });
   const repos = createRepositories(store);
   const tenancy = new Tenancy({ ...repos, plans: config.plans, models: new Set(Object.keys(config.models)) });
   const app = Fastify();

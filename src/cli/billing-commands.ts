@@ -9,10 +9,12 @@ const COMMON = { url: { type: 'string' }, 'admin-key': { type: 'string' }, json:
 export async function runCredits(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...COMMON, reason: { type: 'string' }, kind: { type: 'string' } } });
   const [action, account, amount] = positionals;
-  if (action !== 'add' || account === undefined || amount === undefined) throw new CliError('usage: maas credits add ACCOUNT AMOUNT --reason TEXT [--kind topup|refund|adjustment]');
+  if (action !== 'add' || account === undefined || amount === undefined || values.reason === undefined) {
+    throw new CliError('usage: maas credits add ACCOUNT AMOUNT --reason TEXT [--kind topup|refund|adjustment]  (AMOUNT in yuan, e.g. 12.5; --reason is required: it goes into the ledger)');
+  }
   const backend = await backendFor(values);
   try {
-    const body: Json = { amount, reason: values.reason ?? '', ...(values.kind ? { kind: values.kind } : {}) };
+    const body: Json = { amount, reason: values.reason, ...(values.kind ? { kind: values.kind } : {}) };
     const result = await backend.call('POST', `/admin/v1/accounts/${encodeURIComponent(account)}/credits`, body);
     process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : `balance of ${account}: ${String(result.balance)} yuan\n`);
   } finally {
@@ -61,7 +63,10 @@ export async function runUsage(argv: string[]): Promise<void> {
     }
     const groups = (values['group-by'] ?? '').split(',').filter((g) => g.length > 0);
     const columns = [...groups, 'requests', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cost'];
-    process.stdout.write(renderTable([...(result.data as Json[]), { ...(result.totals as Json), [groups[0] ?? 'requests']: groups.length > 0 ? 'TOTAL' : (result.totals as Json).requests }], columns));
+    const totals = result.totals as Json;
+    // Ungrouped, the one data row IS the total: print it once. Grouped, a TOTAL line closes the groups.
+    const rows = groups.length === 0 ? [totals] : [...(result.data as Json[]), { ...totals, [groups[0]!]: 'TOTAL' }];
+    process.stdout.write(renderTable(rows, columns));
   } finally {
     await backend.close();
   }

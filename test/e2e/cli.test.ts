@@ -1,25 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import pg from 'pg';
+import { maas, withPostgresDatabase } from '../helpers/cli.ts';
 import { startGateway } from '../helpers/gateway.ts';
-
-const run = promisify(execFile);
-const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
-
-async function maas(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 async function keyWorks(url: string, key: string): Promise<number> {
   return (await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status;
@@ -80,17 +65,5 @@ test('maas accounts/keys on the local SQLite store and against a running gateway
 });
 
 test('the same on PostgreSQL (MAAS_DATABASE_URL)', { skip: !process.env.MAAS_TEST_POSTGRES_URL && 'MAAS_TEST_POSTGRES_URL not set' }, async () => {
-  const adminUrl = process.env.MAAS_TEST_POSTGRES_URL!;
-  const name = `maas_cli_${process.pid}_${Date.now()}`;
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  await client.query(`CREATE DATABASE ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  try {
-    await cliStory({ MAAS_DATABASE_URL: url.toString(), MAAS_DATA_DIR: mkdtempSync(join(tmpdir(), 'maas-cli-pg-')) });
-  } finally {
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await client.end();
-  }
+  await withPostgresDatabase('maas_cli', cliStory);
 });
