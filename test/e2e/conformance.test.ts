@@ -24,9 +24,10 @@
  *   C48 lifecycle.test.ts     'a client that disconnects mid-stream cancels the upstream request'
  *   E56 openai-sdk.test.ts    'float and base64 (the SDK default) agree'
  *   E58 errors.test.ts        'missing, wrongly typed and out-of-range fields name the field' (input: '')
+ *   A9 A10 A12 conformance-limits.test.ts (rate limits, insufficient_quota, x-ratelimit-* headers:
+ *             they need accounts on plans and balances of their own, so they have their own gateway)
  *
- * Not implemented yet (skipped): A9, A10, A12 (rate limits, quota), F 59–60, G 61–66, I 69–72,
- * J74–J78 (M×N and mif- routes, task APIs).
+ * Not implemented yet (skipped): F 59–60, G 61–66, I 69–72, J74–J78 (M×N and mif- routes, task APIs).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
