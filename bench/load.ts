@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadgenConfig, LoadgenResult } from './loadgen.ts';
+import { cpuMs, cpuTicks, FOREIGN_WARN_PERCENT, isNoisy, measureMachineLoad, rssMb, type MachineLoad } from './proc.ts';
 import { renderProfile, summarizeProfile, type ProfileSummary } from './profile-top.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -332,88 +333,6 @@ async function startGateway(opts: Options, simUrl: string, workDir: string, labe
 }
 
 // ---------------------------------------------------------------------------------------------
-// /proc sampling: RSS and CPU time of the gateway (its whole process tree, for --gateway-cmd)
-
-function descendants(pid: number): number[] {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    try {
-      for (const task of readdirSync(`/proc/${out[i]}/task`)) {
-        const children = readFileSync(`/proc/${out[i]}/task/${task}/children`, 'utf8').trim();
-        if (children !== '') out.push(...children.split(/\s+/).map(Number));
-      }
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out;
-}
-
-function statusKb(pid: number, field: string): number {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m === null ? 0 : Number(m[1]);
-  } catch {
-    return 0;
-  }
-}
-
-/** Largest RSS (MB) of one process in the tree: the gateway itself, not a wrapper shell or npm. */
-function rssMb(pid: number, field = 'VmRSS'): number {
-  let max = 0;
-  for (const p of descendants(pid)) max = Math.max(max, statusKb(p, field));
-  return max / 1024;
-}
-
-const CLK_TCK = 100;
-/** utime+stime of the tree, ms. */
-function cpuMs(pid: number): number {
-  let ticks = 0;
-  for (const p of descendants(pid)) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return (ticks * 1000) / CLK_TCK;
-}
-
-/** Per-CPU tick counters from /proc/stat: busy (everything but idle and iowait) and steal. */
-function cpuTicks(): Map<string, { busy: number; steal: number }> {
-  const out = new Map<string, { busy: number; steal: number }>();
-  try {
-    for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
-      const m = /^cpu(\d+) (.*)$/.exec(line);
-      if (m === null) continue;
-      const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = m[2]!.trim().split(/\s+/).map(Number);
-      out.set(m[1]!, { busy: user + nice + system + irq + softirq + steal, steal });
-    }
-  } catch {
-    // not Linux
-  }
-  return out;
-}
-
-interface MachineLoad {
-  /** % of one core busy during the run, per CPU. */
-  readonly busyPercent: Readonly<Record<string, number>>;
-  /** % of one core stolen by the hypervisor, summed over CPUs. */
-  readonly stealPercent: number;
-  /** Busy time not explained by the gateway, simulator and load generator: other processes (% of one core). */
-  readonly foreignPercent: number;
-}
-
-/** Above this, a run shared the machine with something else and its numbers are suspect. */
-const FOREIGN_WARN_PERCENT = 15;
-
-function isNoisy(record: { readonly machineLoad: MachineLoad }): boolean {
-  return record.machineLoad.foreignPercent > FOREIGN_WARN_PERCENT || record.machineLoad.stealPercent > FOREIGN_WARN_PERCENT;
-}
-
-// ---------------------------------------------------------------------------------------------
 // One run of the load generator
 
 /** direct-xcore: calibration, straight to the simulator but from the gateway's core. */
@@ -479,19 +398,7 @@ async function runOnce(opts: Options, scenario: Scenario, target: Target, repeat
   rssMax = Math.max(rssMax, rssMb(gwPid));
   const gatewayCpuMs = cpuMs(gwPid) - gwCpu0;
   const simCpuMs = cpuMs(simPid) - simCpu0;
-  const busyPercent: Record<string, number> = {};
-  let busyMs = 0;
-  let stealMs = 0;
-  for (const [cpu, after] of ticks1) {
-    const before = ticks0.get(cpu);
-    if (before === undefined) continue;
-    const busy = ((after.busy - before.busy) * 1000) / CLK_TCK;
-    busyPercent[cpu] = (100 * busy) / wallMs;
-    busyMs += busy;
-    stealMs += ((after.steal - before.steal) * 1000) / CLK_TCK;
-  }
-  const foreignMs = Math.max(0, busyMs - gatewayCpuMs - simCpuMs - result.loadgenCpuMs);
-  const machineLoad: MachineLoad = { busyPercent, stealPercent: (100 * stealMs) / wallMs, foreignPercent: (100 * foreignMs) / wallMs };
+  const machineLoad = measureMachineLoad(ticks0, ticks1, wallMs, gatewayCpuMs + simCpuMs + result.loadgenCpuMs);
   const r = result;
   process.stderr.write(
     `  ${config.label!.padEnd(29)} ${int(r.rps).padStart(6)} req/s  p50 ${ms(r.latency.p50)}  p99 ${ms(r.latency.p99)}` +
@@ -503,7 +410,7 @@ async function runOnce(opts: Options, scenario: Scenario, target: Target, repeat
   else if (r.sample.completionTokens !== opts.outputTokens) {
     process.stderr.write(`    !! ${target} sample has ${r.sample.completionTokens} completion tokens, expected ${opts.outputTokens}\n`);
   }
-  if (isNoisy({ machineLoad })) {
+  if (isNoisy(machineLoad)) {
     process.stderr.write(
       `    !! noisy machine: ${machineLoad.foreignPercent.toFixed(0)}% of a core used by other processes, ${machineLoad.stealPercent.toFixed(0)}% stolen by the hypervisor\n`,
     );
@@ -807,7 +714,7 @@ async function main(): Promise<number> {
           let record = await runOnce(opts, scenario, target, repeat, url, gwPid, simPid);
           // Another process took a real share of the cores: the run measured the neighbour, not
           // the gateway. Keep it in the JSON, and run again after a pause.
-          for (let retry = 1; retry <= opts.retries && isNoisy(record); retry++) {
+          for (let retry = 1; retry <= opts.retries && isNoisy(record.machineLoad); retry++) {
             discarded.push(record);
             process.stderr.write(`    !! discarding that run (noisy machine); retry ${retry} of ${opts.retries} in 3 s\n`);
             await sleep(3000);

@@ -1,0 +1,109 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * /proc sampling for the benchmarks: RSS and CPU time of a process tree (a gateway started
+ * through a wrapper shell counts as the gateway), and per-CPU busy time to tell when other
+ * processes shared the machine during a run. Linux only; elsewhere everything reads as 0.
+ */
+
+export function descendants(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const task of readdirSync(`/proc/${out[i]}/task`)) {
+        const children = readFileSync(`/proc/${out[i]}/task/${task}/children`, 'utf8').trim();
+        if (children !== '') out.push(...children.split(/\s+/).map(Number));
+      }
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+function statusKb(pid: number, field: string): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? 0 : Number(m[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/** Largest RSS (MB) of one process in the tree: the gateway itself, not a wrapper shell or npm. */
+export function rssMb(pid: number, field = 'VmRSS'): number {
+  let max = 0;
+  for (const p of descendants(pid)) max = Math.max(max, statusKb(p, field));
+  return max / 1024;
+}
+
+export const CLK_TCK = 100;
+/** utime+stime of the tree, ms. */
+export function cpuMs(pid: number): number {
+  let ticks = 0;
+  for (const p of descendants(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return (ticks * 1000) / CLK_TCK;
+}
+
+/** Per-CPU tick counters from /proc/stat: busy (everything but idle and iowait) and steal. */
+export function cpuTicks(): Map<string, { busy: number; steal: number }> {
+  const out = new Map<string, { busy: number; steal: number }>();
+  try {
+    for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+      const m = /^cpu(\d+) (.*)$/.exec(line);
+      if (m === null) continue;
+      const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = m[2]!.trim().split(/\s+/).map(Number);
+      out.set(m[1]!, { busy: user + nice + system + irq + softirq + steal, steal });
+    }
+  } catch {
+    // not Linux
+  }
+  return out;
+}
+
+
+export interface MachineLoad {
+  /** % of one core busy during the run, per CPU. */
+  readonly busyPercent: Readonly<Record<string, number>>;
+  /** % of one core stolen by the hypervisor, summed over CPUs. */
+  readonly stealPercent: number;
+  /** Busy time not explained by the benchmark's own processes: other processes (% of one core). */
+  readonly foreignPercent: number;
+}
+
+/** Above this, a run shared the machine with something else and its numbers are suspect. */
+export const FOREIGN_WARN_PERCENT = 15;
+
+export function isNoisy(load: MachineLoad): boolean {
+  return load.foreignPercent > FOREIGN_WARN_PERCENT || load.stealPercent > FOREIGN_WARN_PERCENT;
+}
+
+/** The machine during a run, from two `cpuTicks()` readings and the CPU the benchmark's own processes used. */
+export function measureMachineLoad(
+  before: ReadonlyMap<string, { busy: number; steal: number }>,
+  after: ReadonlyMap<string, { busy: number; steal: number }>,
+  wallMs: number,
+  ownCpuMs: number,
+): MachineLoad {
+  const busyPercent: Record<string, number> = {};
+  let busyMs = 0;
+  let stealMs = 0;
+  for (const [cpu, end] of after) {
+    const start = before.get(cpu);
+    if (start === undefined) continue;
+    const busy = ((end.busy - start.busy) * 1000) / CLK_TCK;
+    busyPercent[cpu] = (100 * busy) / wallMs;
+    busyMs += busy;
+    stealMs += ((end.steal - start.steal) * 1000) / CLK_TCK;
+  }
+  const foreignMs = Math.max(0, busyMs - ownCpuMs);
+  return { busyPercent, stealPercent: (100 * stealMs) / wallMs, foreignPercent: (100 * foreignMs) / wallMs };
+}
