@@ -27,7 +27,7 @@
  *   A9 A10 A12 conformance-limits.test.ts (rate limits, insufficient_quota, x-ratelimit-* headers:
  *             they need accounts on plans and balances of their own, so they have their own gateway)
  *
- * Not implemented yet (skipped): F 59–60, G 61–66, I 69–72, J74–J78 (M×N and mif- routes, task APIs).
+ * Not implemented yet (skipped): F 59–60, G 61–66, I 69–72, J76–J78 (image task APIs).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -747,4 +747,29 @@ describe('J. MaaS path families', () => {
     assert.ok(streamed.chunks.every((c) => c.object === 'chat.completion.chunk'));
     assert.equal(contentOf(streamed.chunks, 0), v1.choices[0]!.message.content);
   });
+
+  test('J74 /maas/{model}/{chip}/chat/completions without a model in the body answers as the path model', async () => {
+    const { model: _model, ...withoutModel } = chatBody({ seed: 74, max_tokens: 8 }) as Record<string, unknown>;
+    const answer = await postOk<ChatCompletion>('/maas/chat-model/nvidia/chat/completions', withoutModel);
+    assert.equal(answer.object, 'chat.completion');
+    assert.equal(answer.model, 'chat-model');
+  });
+
+  test('J75 /maas/deployment/mif-…/chat/completions: a registered deployment answers; an unknown mif- id → 404 model_not_found', async () => {
+    const created = await postCreated('/maas/v1/deployments', { model: 'my-finetune', base_url: sim.baseURL, upstream_model: 'upstream-chat' });
+    assert.match(created.id, /^mif-[a-z0-9]{16}$/);
+    const answer = await postOk<ChatCompletion>(`/maas/deployment/${created.id}/chat/completions`, chatBody({ seed: 75, max_tokens: 8 }));
+    assert.equal(answer.object, 'chat.completion');
+    assert.equal(answer.model, 'my-finetune');
+    const unknown = await postError('/maas/deployment/mif-0000000000000000/chat/completions', chatBody({ max_tokens: 8 }));
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.error.code, 'model_not_found');
+  });
 });
+
+async function postCreated(path: string, body: unknown): Promise<{ id: string }> {
+  const res = await post(path, body);
+  const text = await res.text();
+  assert.equal(res.status, 201, text);
+  return JSON.parse(text) as { id: string };
+}
