@@ -64,3 +64,21 @@ test('an auth failure takes the deployment out until restored; transient failure
   assert.equal(health.available(2), true);
   assert.equal(health.view().reason, null);
 });
+
+test('a probe restores a deployment that was down, but only half-opens a cooled-off one and keeps its backoff', () => {
+  const health = new DeploymentHealth(policy);
+  for (let i = 0; i < 3; i++) health.failed('transient', 'x', 0);
+  health.probeSucceeded(50);
+  assert.equal(health.state, 'cooling_down', 'still inside the cooldown');
+  health.probeSucceeded(100);
+  assert.equal(health.state, 'half_open');
+  assert.equal(health.available(100), true);
+  health.dispatched();
+  health.failed('transient', 'x', 100);
+  assert.equal(health.view().cooldownUntil, 300, 'the trial failed: the backoff doubled rather than starting over');
+
+  const down = new DeploymentHealth(policy);
+  down.failed('auth', 'HTTP 401', 0);
+  down.probeSucceeded(1);
+  assert.equal(down.state, 'healthy');
+});

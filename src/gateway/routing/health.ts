@@ -124,7 +124,20 @@ export class DeploymentHealth {
     if (failures.length === this.#policy.failureThreshold && now - failures[0]! <= this.#policy.windowMs) this.#open(now, reason);
   }
 
-  /** Back in service: after a successful probe or call, or by an operator. */
+  /**
+   * A health probe was answered. That restores a deployment taken out for its credentials; one
+   * whose cooldown has run out becomes half-open — the next request is its trial — but keeps its
+   * backoff, since an answered GET /models does not prove that inference works again.
+   */
+  probeSucceeded(now: number): void {
+    if (this.#state === 'down') this.restore();
+    else if (this.#state === 'cooling_down' && now >= this.#cooldownUntil) {
+      this.#state = 'half_open';
+      this.#trialInFlight = false;
+    }
+  }
+
+  /** Back in service: after a successful call, or by an operator. */
   restore(): void {
     this.#state = 'healthy';
     this.#reason = null;

@@ -52,7 +52,7 @@ test('401 to the probe takes every deployment of the provider down with one prob
   assert.equal(upstream.engine.stats().by_endpoint.models, 1);
 });
 
-test('an unreachable upstream counts as transient failures: the breaker opens at its threshold, and a success after the cooldown closes it', async (t) => {
+test('an unreachable upstream counts as transient failures: the breaker opens at its threshold, and a success after the cooldown half-opens it', async (t) => {
   const upstream = await startSimulatorServer();
   const port = upstream.port;
   await upstream.close();
@@ -73,10 +73,12 @@ test('an unreachable upstream counts as transient failures: the breaker opens at
   t.after(() => back.close());
   await prober.probeOnce();
   assert.equal(d.health.state, 'cooling_down', 'inside its cooldown a deployment stays out, even when the probe succeeds');
-  // Once the cooldown is over, a successful probe closes the breaker without waiting for traffic.
+  // Once the cooldown is over, a successful probe half-opens the breaker: the next request is the
+  // trial (an answered GET /models does not prove inference works), and the backoff is kept.
   for (let i = 0; i < 100 && d.health.retryAfterMs(Date.now()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
   await prober.probeOnce();
-  assert.equal(d.health.state, 'healthy');
+  assert.equal(d.health.state, 'half_open');
+  assert.equal(d.health.available(Date.now()), true);
 });
 
 test('a status that says nothing about health (404: no /models route) records nothing', async (t) => {

@@ -32,9 +32,9 @@ type ProbeOutcome =
  * engine on a deployment that carries no traffic right now (traffic already reports itself).
  *
  * The answer is applied to each of the provider's deployments:
- * - success: a deployment that is `down` (auth) or whose cooldown has run out is restored;
- *   healthy ones are left alone, and one still inside its cooldown keeps it (an answered
- *   GET /models does not prove that inference works again);
+ * - success: a deployment that is `down` (auth) is restored; one whose cooldown has run out
+ *   becomes half-open with its backoff kept (its next request is the trial: an answered
+ *   GET /models does not prove that inference works again); others are left alone;
  * - 401/403: the deployment is taken out (`down`) until a later probe succeeds or an operator
  *   restores it; logged with the status, never with the credentials;
  * - connection errors, timeouts, 408, 429, 5xx: a transient failure, counted by the breaker like
@@ -97,8 +97,7 @@ export class HealthProber {
       const health = d.health;
       const before = health.state;
       if (outcome.kind === 'ok') {
-        const over = before === 'down' || before === 'half_open' || (before === 'cooling_down' && health.retryAfterMs(now) === 0);
-        if (over) health.restore();
+        health.probeSucceeded(now);
       } else {
         health.failed(outcome.kind, outcome.reason, now);
       }
