@@ -41,6 +41,8 @@ before(async () => {
       },
       weighted: { deployments: [{ provider: 'a', weight: 3 }, { provider: 'b', weight: 1 }] },
       pair: { deployments: [{ provider: 'a' }, { provider: 'b' }] },
+      cutpair: { deployments: [{ provider: 'a', price: PRICE_NVIDIA }, { provider: 'b', price: PRICE_NVIDIA }] },
+      limited: { deployments: [{ provider: 'a' }, { provider: 'b' }] },
       tight: { deployments: [{ provider: 'tight' }] },
       bounded: { deployments: [{ provider: 'a', timeouts: { total_ms: 400 } }] },
     },
@@ -196,6 +198,43 @@ describe('health and failover', () => {
       completed = (await simA.stats()).completed;
     }
     assert.ok(completed > stats.completed, 'after the cooldown a trial request reached the recovered engine and it served again');
+  });
+
+  test('a stream cut by its upstream after the first bytes is not retried: it ends with an error event and is billed for what was sent', async () => {
+    const before = await counts();
+    const res = await post('/v1/chat/completions', ask('cutpair', { stream: true, max_tokens: 30, sim: { drop_after_tokens: 5, output_tokens: 30 } }));
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.ok(!text.includes('[DONE]'));
+    const last = JSON.parse(text.trim().split('\n\n').at(-1)!.slice('data: '.length)) as { error: { code: string } };
+    assert.equal(last.error.code, 'upstream_error');
+    const after = await counts();
+    assert.equal(after[0] - before[0] + (after[1] - before[1]), 1, 'one upstream call: bytes had reached the client');
+
+    let totals: { requests?: number; completion_tokens?: number; cost?: string } = {};
+    for (let i = 0; i < 50 && totals.requests !== 1; i++) {
+      const usage = await fetch(`${gw.url}/admin/v1/usage?model=cutpair`, { headers: { authorization: `Bearer ${gw.adminKey}` } });
+      totals = ((await usage.json()) as { totals: typeof totals }).totals;
+      if (totals.requests !== 1) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(totals.requests, 1);
+    assert.ok(totals.completion_tokens! >= 1 && totals.completion_tokens! < 30, `billed ${totals.completion_tokens} tokens`);
+    assert.notEqual(totals.cost, '0');
+  });
+
+  test('every deployment rate limited → 429 with Retry-After; rate limited on one and failing on the other → not 429', async () => {
+    const limited = await post('/v1/chat/completions', ask('limited', { sim: { status: 429 } }));
+    assert.equal(limited.status, 429);
+    assert.match(limited.headers.get('retry-after') ?? '', /^[1-9][0-9]?$/);
+    assert.equal(((await limited.json()) as { error: { code: string } }).error.code, 'rate_limit_exceeded');
+
+    await Promise.all([simA.setFaults({ status: 500 }), simB.setFaults({ status: 429 })]);
+    try {
+      const mixed = await post('/v1/chat/completions', ask('limited'));
+      assert.ok(mixed.status === 500 || mixed.status === 502, `got ${mixed.status}`);
+    } finally {
+      await Promise.all([simA.setFaults({}), simB.setFaults({})]);
+    }
   });
 
   test('one engine killed during a load of non-streaming requests: zero client-visible errors', async () => {
