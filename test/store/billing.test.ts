@@ -151,3 +151,113 @@ forEachBackend('billing', (backend) => {
     assert.equal(rows.length, 100, 'every hold is in the store once its promise resolved');
   });
 });
+
+forEachBackend('billing batches', (backend) => {
+  let store: Store;
+  let repos: Repositories;
+
+  before(async () => {
+    store = await backend().open();
+    repos = createRepositories(store);
+  });
+  after(async () => {
+    await store?.close();
+  });
+
+  async function funded(balance: bigint): Promise<string> {
+    const account = await repos.accounts.create({ name: 'payer', plan: 'basic' });
+    await repos.billing.credit(account.id, balance, 'topup', 'test');
+    return account.id;
+  }
+
+  const openHolds = async (id: string) => (await store.db.selectFrom('holds').select('request_id').where('account_id', '=', id).execute()).map((r) => r.request_id);
+
+  test('a multi-row INSERT of holds that fails on one row does not lose the others: only that hold is refused', async () => {
+    const id = await funded(10_000n);
+    const taken = hold(id, 100n);
+    assert.equal((await repos.billing.placeHold(taken)).ok, true);
+    const fallbacks = repos.billing.fallbacks;
+    // One turn: 20 new holds and one that reuses the open hold's request id (its row cannot be inserted).
+    const fresh = Array.from({ length: 20 }, () => hold(id, 10n));
+    const results = await Promise.allSettled([...fresh.slice(0, 10), { ...taken, amount: 7n }, ...fresh.slice(10)].map((h) => repos.billing.placeHold(h)));
+    assert.equal(repos.billing.fallbacks - fallbacks, 1, 'the batch failed as a whole once and was retried per hold');
+    assert.equal(results[10]!.status, 'rejected');
+    assert.equal(results.filter((r) => r.status === 'fulfilled' && r.value.ok).length, 20);
+    assert.deepEqual((await openHolds(id)).sort(), [taken.requestId, ...fresh.map((h) => h.requestId)].sort());
+    const report = (await repos.billing.verify()).find((r) => r.accountId === id)!;
+    assert.equal(report.held, 100n + 20n * 10n, 'the refused hold reserved nothing');
+    assert.equal(report.ok, true);
+  });
+
+  test('a multi-row INSERT of usage records that fails on one row does not lose the others: only that settlement fails, its hold stays open', async () => {
+    const id = await funded(10_000n);
+    // A request id that already has a usage record, held again: its settlement cannot insert its record.
+    const reused = hold(id, 50n);
+    await repos.billing.placeHold(reused);
+    await repos.billing.settle(settlement(reused.requestId, 5n));
+    assert.equal((await repos.billing.placeHold(reused)).ok, true);
+    const others = Array.from({ length: 9 }, () => hold(id, 50n));
+    await Promise.all(others.map((h) => repos.billing.placeHold(h)));
+    const fallbacks = repos.billing.fallbacks;
+    const settled = await Promise.allSettled([...others.slice(0, 4), reused, ...others.slice(4)].map((h) => repos.billing.settle(settlement(h.requestId, 20n))));
+    assert.equal(repos.billing.fallbacks - fallbacks, 1);
+    assert.equal(settled[4]!.status, 'rejected');
+    assert.equal(settled.filter((r) => r.status === 'fulfilled').length, 9);
+    const records = await repos.billing.usageRecords({ accountId: id });
+    assert.equal(records.length, 10, 'nine settlements and the first one of the reused id');
+    assert.deepEqual(await openHolds(id), [reused.requestId], 'the failed settlement left its hold for a later settlement or recovery');
+    const report = (await repos.billing.verify()).find((r) => r.accountId === id)!;
+    assert.deepEqual([report.balance, report.held, report.ok], [10_000n - 5n - 9n * 20n, 50n, true]);
+    assert.equal((await repos.billing.ledger(id)).filter((e) => e.kind === 'usage').length, 10);
+  });
+
+  test('150 settlements in one turn (chunks of 64, 16, 4 and 1 rows): every record and entry written, balances after in order', async () => {
+    const id = await funded(1_000_000n);
+    const holds = Array.from({ length: 150 }, () => hold(id, 1_000n));
+    await Promise.all(holds.map((h) => repos.billing.placeHold(h)));
+    const commits = repos.billing.commits;
+    const balances = await Promise.all(holds.map((h, i) => repos.billing.settle(settlement(h.requestId, BigInt(i + 1)))));
+    assert.equal(repos.billing.commits - commits, 1, 'one transaction');
+    // Settled in submission order: each balance is the one before minus this request's cost.
+    let expected = 1_000_000n;
+    balances.forEach((b, i) => assert.equal(b.balance, (expected -= BigInt(i + 1))));
+    assert.equal((await repos.billing.usageRecords({ accountId: id, limit: 1000 })).length, 150);
+    const entries = await repos.billing.ledger(id, { limit: 1000 });
+    assert.equal(entries.length, 151);
+    assert.deepEqual(
+      entries.filter((e) => e.kind === 'usage').map((e) => e.balanceAfter).sort((a, b) => (a < b ? -1 : 1)),
+      balances.map((b) => b.balance).sort((a, b) => (a < b ? -1 : 1)),
+    );
+    assert.equal(new Set(entries.map((e) => e.id)).size, 151, 'ledger ids are unique');
+    assert.equal((await repos.billing.verify()).find((r) => r.accountId === id)?.ok, true);
+  });
+
+  test('a hold and its settlement submitted in the same turn, and a settlement submitted twice, still settle exactly once', async () => {
+    const id = await funded(1_000n);
+    const h = hold(id, 300n);
+    const [held, first, second] = await Promise.all([
+      repos.billing.placeHold(h),
+      repos.billing.settle(settlement(h.requestId, 120n)),
+      repos.billing.settle(settlement(h.requestId, 120n)),
+    ]);
+    assert.equal(held.ok, true);
+    assert.equal(first.balance, 880n);
+    assert.equal(second.balance, 880n);
+    assert.deepEqual(await openHolds(id), []);
+    assert.equal((await repos.billing.usageRecords({ accountId: id })).length, 1);
+    assert.equal((await repos.billing.verify()).find((r) => r.accountId === id)?.ok, true);
+  });
+
+  test('money beyond 2^53 nano-yuan stays exact through holds, settlements and the ledger', async () => {
+    const big = 2n ** 60n + 12_345n;
+    const id = await funded(big);
+    const h = hold(id, 2n ** 55n + 1n);
+    assert.deepEqual(await repos.billing.placeHold(h), { ok: true, available: big - (2n ** 55n + 1n) });
+    const cost = 2n ** 54n + 3n;
+    assert.equal((await repos.billing.settle(settlement(h.requestId, cost))).balance, big - cost);
+    const [entry] = await repos.billing.ledger(id, { limit: 1 });
+    assert.deepEqual([entry!.amount, entry!.balanceAfter], [-cost, big - cost]);
+    assert.equal((await repos.billing.usageRecords({ accountId: id }))[0]!.cost, cost);
+    assert.equal((await repos.billing.verify()).find((r) => r.accountId === id)?.ok, true);
+  });
+});

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type {
   BillingStore,
   HoldRequest,
@@ -14,14 +14,10 @@ import type {
   VerifyReport,
 } from '../../billing/types.ts';
 import { StoreConflictError } from '../errors.ts';
-import { GroupCommit } from '../group-commit.ts';
-import { newId } from '../ids.ts';
+import { GroupCommit, type BatchTx } from '../group-commit.ts';
 import type { Database } from '../schema.ts';
-
-type Trx = Transaction<Database>;
-
-/** Money goes to SQL as text cast to BIGINT: exact in both dialects, whatever the driver does with bigint. */
-const big = (n: bigint) => sql<string>`CAST(${n.toString()} AS BIGINT)`;
+import { SequentialIds } from '../sequential-ids.ts';
+import { BillingStatements } from './billing-sql.ts';
 
 function priceJson(price: PriceSnapshot | null): string | null {
   if (price === null) return null;
@@ -42,10 +38,13 @@ function priceFromJson(text: string | null): PriceSnapshot | null {
 export class KyselyBillingStore implements BillingStore {
   readonly #db: Kysely<Database>;
   readonly #writes: GroupCommit;
+  readonly #sql: BillingStatements;
+  readonly #ledgerIds = new SequentialIds('le');
 
   constructor(db: Kysely<Database>) {
     this.#db = db;
     this.#writes = new GroupCommit(db);
+    this.#sql = new BillingStatements(db);
   }
 
   /** Transactions committed by the group committer (tests assert that batching batches). */
@@ -53,55 +52,90 @@ export class KyselyBillingStore implements BillingStore {
     return this.#writes.commits;
   }
 
+  /** Batches the group committer had to retry one operation per transaction (tests). */
+  get fallbacks(): number {
+    return this.#writes.fallbacks;
+  }
+
   placeHold(hold: HoldRequest): Promise<HoldResult> {
-    return this.#writes.submit(async (trx) => {
-      const reserved = await trx
-        .updateTable('accounts')
-        .set({ held: sql`held + ${big(hold.amount)}` })
-        .where('id', '=', hold.accountId)
-        .where(sql<boolean>`balance - held >= ${big(hold.amount)}`)
-        .executeTakeFirst();
-      if (Number(reserved.numUpdatedRows) === 1) {
-        await trx
-          .insertInto('holds')
-          .values({
-            request_id: hold.requestId,
-            account_id: hold.accountId,
-            key_id: hold.keyId,
-            model: hold.model,
-            chip: hold.chip,
-            deployment_id: hold.deploymentId,
-            provider: hold.provider,
-            amount: hold.amount.toString(),
-            price: priceJson(hold.price),
-            started_at: hold.startedAt,
-          })
-          .execute();
-      }
-      const available = await availableOf(trx, hold.accountId);
-      return { ok: Number(reserved.numUpdatedRows) === 1, available };
-    });
+    return this.#writes.submit((tx) => this.#placeHoldIn(tx, hold));
   }
 
   settle(s: Settlement): Promise<{ readonly balance: bigint }> {
-    return this.#writes.submit((trx) => settleIn(trx, s));
+    return this.#writes.submit((tx) => this.#settleIn(tx, s));
   }
 
   credit(accountId: string, amount: bigint, kind: Exclude<LedgerKind, 'usage'>, reason: string): Promise<{ readonly balance: bigint }> {
-    return this.#writes.submit(async (trx) => {
-      const updated = await trx
-        .updateTable('accounts')
-        .set({ balance: sql`balance + ${big(amount)}` })
-        .where('id', '=', accountId)
-        .where(sql<boolean>`balance + ${big(amount)} >= held`)
-        .executeTakeFirst();
-      if (Number(updated.numUpdatedRows) !== 1) {
+    return this.#writes.submit(async (tx) => {
+      const [updated] = await this.#sql.credit.rows(tx.trx, [amount.toString(), accountId]);
+      if (updated === undefined) {
         throw new StoreConflictError(`cannot credit ${accountId}: unknown account, or the balance would fall below what is held`);
       }
-      const balance = await balanceOf(trx, accountId);
-      await insertLedger(trx, accountId, kind, amount, balance, reason, null);
-      return { balance };
+      this.#deferLedger(tx, accountId, kind, amount, updated.balance, reason, null);
+      return { balance: BigInt(updated.balance) };
     });
+  }
+
+  /** One conditional UPDATE reserves the amount (or finds it does not fit); the hold row goes in with the batch's. */
+  async #placeHoldIn(tx: BatchTx, hold: HoldRequest): Promise<HoldResult> {
+    const [reserved] = await this.#sql.reserve.rows(tx.trx, [hold.amount.toString(), hold.accountId]);
+    if (reserved === undefined) {
+      const [row] = await this.#sql.available.rows(tx.trx, [hold.accountId]);
+      return { ok: false, available: row === undefined ? 0n : BigInt(row.available) };
+    }
+    tx.defer(this.#sql.insertHolds, [
+      hold.requestId,
+      hold.accountId,
+      hold.keyId,
+      hold.model,
+      hold.chip,
+      hold.deploymentId,
+      hold.provider,
+      hold.amount.toString(),
+      priceJson(hold.price),
+      hold.startedAt,
+    ]);
+    return { ok: true, available: BigInt(reserved.available) };
+  }
+
+  /** Releases the hold, debits the cost, writes the ledger entry and the usage record. Idempotent. */
+  async #settleIn(tx: BatchTx, s: Settlement): Promise<{ readonly balance: bigint }> {
+    // A hold placed in this same batch is still deferred: write it before looking for it.
+    if (tx.has(this.#sql.insertHolds)) await tx.flush();
+    const [hold] = await this.#sql.release.rows(tx.trx, [s.requestId]);
+    if (hold === undefined) {
+      if (tx.has(this.#sql.insertUsage)) await tx.flush();
+      const [done] = await this.#sql.settledBalance.rows(tx.trx, [s.requestId]);
+      return { balance: done === undefined ? 0n : BigInt(done.balance) };
+    }
+    const [debited] = await this.#sql.debit.rows(tx.trx, [hold.amount, s.cost.toString(), hold.account_id]);
+    const balance = debited!.balance;
+    if (s.cost > 0n) this.#deferLedger(tx, hold.account_id, 'usage', -s.cost, balance, null, s.requestId);
+    tx.defer(this.#sql.insertUsage, [
+      s.requestId,
+      hold.account_id,
+      hold.key_id,
+      hold.model,
+      hold.chip,
+      hold.deployment_id,
+      hold.provider,
+      s.promptTokens,
+      s.completionTokens,
+      s.cachedTokens,
+      s.cost.toString(),
+      hold.price,
+      s.status,
+      s.httpStatus,
+      s.latencyMs,
+      s.ttftMs,
+      hold.started_at,
+      s.endedAt,
+    ]);
+    return { balance: BigInt(balance) };
+  }
+
+  #deferLedger(tx: BatchTx, accountId: string, kind: LedgerKind, amount: bigint, balanceAfter: string, reason: string | null, requestId: string | null): void {
+    tx.defer(this.#sql.insertLedger, [this.#ledgerIds.next(), accountId, kind, amount.toString(), balanceAfter, reason, requestId, Date.now()]);
   }
 
   async ledger(accountId: string, options: { limit?: number } = {}): Promise<LedgerEntry[]> {
@@ -230,71 +264,4 @@ function whereUsage(q: UsageQuery) {
   if (q.from !== undefined) parts.push(sql`started_at >= ${q.from}`);
   if (q.to !== undefined) parts.push(sql`started_at < ${q.to}`);
   return sql.join(parts, sql` AND `);
-}
-
-async function balanceOf(trx: Trx, accountId: string): Promise<bigint> {
-  const row = await trx.selectFrom('accounts').select((eb) => eb.cast<string>('balance', 'text').as('balance')).where('id', '=', accountId).executeTakeFirst();
-  return row === undefined ? 0n : BigInt(row.balance);
-}
-
-async function availableOf(trx: Trx, accountId: string): Promise<bigint> {
-  const row = await trx
-    .selectFrom('accounts')
-    .select(sql<string>`CAST(balance - held AS TEXT)`.as('available'))
-    .where('id', '=', accountId)
-    .executeTakeFirst();
-  return row === undefined ? 0n : BigInt(row.available);
-}
-
-async function insertLedger(trx: Trx, accountId: string, kind: LedgerKind, amount: bigint, balanceAfter: bigint, reason: string | null, requestId: string | null): Promise<void> {
-  await trx
-    .insertInto('ledger_entries')
-    .values({ id: newId('le'), account_id: accountId, kind, amount: amount.toString(), balance_after: balanceAfter.toString(), reason, request_id: requestId, created_at: Date.now() })
-    .execute();
-}
-
-/** Releases the hold, debits the cost, writes the ledger entry and the usage record. Idempotent. */
-async function settleIn(trx: Trx, s: Settlement): Promise<{ readonly balance: bigint }> {
-  const hold = await trx
-    .selectFrom('holds')
-    .selectAll()
-    .select((eb) => eb.cast<string>('amount', 'text').as('amount_text'))
-    .where('request_id', '=', s.requestId)
-    .executeTakeFirst();
-  if (hold === undefined) {
-    const done = await trx.selectFrom('usage_records').select('account_id').where('request_id', '=', s.requestId).executeTakeFirst();
-    return { balance: done === undefined ? 0n : await balanceOf(trx, done.account_id) };
-  }
-  await trx.deleteFrom('holds').where('request_id', '=', s.requestId).execute();
-  await trx
-    .updateTable('accounts')
-    .set({ held: sql`held - ${big(BigInt(hold.amount_text))}`, balance: sql`balance - ${big(s.cost)}` })
-    .where('id', '=', hold.account_id)
-    .execute();
-  const balance = await balanceOf(trx, hold.account_id);
-  if (s.cost > 0n) await insertLedger(trx, hold.account_id, 'usage', -s.cost, balance, null, s.requestId);
-  await trx
-    .insertInto('usage_records')
-    .values({
-      request_id: s.requestId,
-      account_id: hold.account_id,
-      key_id: hold.key_id,
-      model: hold.model,
-      chip: hold.chip,
-      deployment_id: hold.deployment_id,
-      provider: hold.provider,
-      prompt_tokens: s.promptTokens,
-      completion_tokens: s.completionTokens,
-      cached_tokens: s.cachedTokens,
-      cost: s.cost.toString(),
-      price: hold.price,
-      status: s.status,
-      http_status: s.httpStatus,
-      latency_ms: s.latencyMs,
-      ttft_ms: s.ttftMs,
-      started_at: hold.started_at,
-      ended_at: s.endedAt,
-    })
-    .execute();
-  return { balance };
 }

@@ -28,23 +28,27 @@ export function openNodeSqlite(path: string): SqliteDatabase {
   db.exec('PRAGMA foreign_keys = ON');
   db.exec('PRAGMA synchronous = NORMAL');
 
-  const cache = new Map<string, { stmt: StatementSync; reader: boolean }>();
-  const compile = (sql: string) => {
+  const compile = (sql: string): StatementSync => {
     const stmt = db.prepare(sql);
     stmt.setReadBigInts(true);
-    return { stmt, reader: stmt.columns().length > 0 };
+    return stmt;
   };
-  const cached = (sql: string) => {
-    let entry = cache.get(sql);
-    if (entry === undefined) {
-      entry = compile(sql);
-      if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
-    } else {
-      cache.delete(sql); // re-inserted below: Map order is the LRU order
-    }
-    cache.set(sql, entry);
-    return entry;
+  // One wrapper per cached statement, built once: Kysely asks for `prepare` on every query.
+  const wrap = (sql: string): SqliteStatement => {
+    const stmt = compile(sql);
+    return {
+      reader: stmt.columns().length > 0,
+      all: (p) => stmt.all(...bind(p)).map(toJsRow),
+      run: (p) => {
+        // With bigint reads on, these come back as bigint too; Kysely accepts either.
+        const r = stmt.run(...bind(p));
+        return { changes: Number(r.changes), lastInsertRowid: r.lastInsertRowid };
+      },
+      // A stream holds its statement until it is exhausted, so it gets its own, uncached one.
+      iterate: (p) => mapIterator(compile(sql).iterate(...bind(p)), toJsRow),
+    };
   };
+  const cache = new Map<string, SqliteStatement>();
 
   return {
     close: () => {
@@ -52,18 +56,15 @@ export function openNodeSqlite(path: string): SqliteDatabase {
       db.close();
     },
     prepare(sql: string): SqliteStatement {
-      const { stmt, reader } = cached(sql);
-      return {
-        reader,
-        all: (p) => stmt.all(...bind(p)).map(toJsRow),
-        run: (p) => {
-          // With bigint reads on, these come back as bigint too; Kysely accepts either.
-          const r = stmt.run(...bind(p));
-          return { changes: Number(r.changes), lastInsertRowid: r.lastInsertRowid };
-        },
-        // A stream holds its statement until it is exhausted, so it gets its own, uncached one.
-        iterate: (p) => mapIterator(compile(sql).stmt.iterate(...bind(p)), toJsRow),
-      };
+      let statement = cache.get(sql);
+      if (statement === undefined) {
+        statement = wrap(sql);
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+      } else {
+        cache.delete(sql); // re-inserted below: Map order is the LRU order
+      }
+      cache.set(sql, statement);
+      return statement;
     },
   };
 }

@@ -1,0 +1,111 @@
+import { sql, type CompiledQuery, type QueryResult, type RawBuilder } from 'kysely';
+
+/**
+ * Statements compiled once. Kysely builds an operation tree and compiles it to SQL on every
+ * call, which costs more CPU than SQLite takes to run a small statement; the hot billing
+ * statements are therefore written as `sql` templates whose parameters are numbered slots
+ * (`arg(0)`, `arg(1)`…), compiled once per database (so each dialect gets its own
+ * placeholders: `?` on SQLite, `$1` on PostgreSQL), and executed through Kysely's public
+ * `executeQuery` with the values filled in. The SQL text is then the same string object on every
+ * call: the SQLite adapter's statement cache finds its prepared statement without rehashing it.
+ */
+class Slot {
+  readonly index: number;
+  constructor(index: number) {
+    this.index = index;
+  }
+}
+
+/** What compiles a statement: a Kysely instance (its dialect). */
+export type Compiler = Parameters<RawBuilder<unknown>['compile']>[0];
+/** What runs one: a Kysely instance or one of its transactions. */
+export interface Executor {
+  executeQuery<R>(query: CompiledQuery<R>): Promise<QueryResult<R>>;
+}
+
+/** Parameter slot `index` of a statement: the value passed at that position when it runs. */
+export function arg(index: number): RawBuilder<unknown> {
+  return sql`${new Slot(index)}`;
+}
+
+/** The compiled SQL and, for each placeholder in it, which argument fills it. */
+interface Compiled {
+  readonly query: CompiledQuery;
+  /** null: placeholder i takes argument i. */
+  readonly order: readonly number[] | null;
+  readonly arity: number;
+}
+
+function compile(db: Compiler, template: RawBuilder<unknown>): Compiled {
+  const query = template.compile(db);
+  const order = query.parameters.map((p) => {
+    if (!(p instanceof Slot)) throw new Error(`a prepared statement takes its values through arg(i), not inline: ${query.sql}`);
+    return p.index;
+  });
+  const arity = order.length === 0 ? 0 : Math.max(...order) + 1;
+  for (let i = 0; i < arity; i++) if (!order.includes(i)) throw new Error(`argument ${i} is never used in: ${query.sql}`);
+  const identity = order.length === arity && order.every((slot, i) => slot === i);
+  return { query, order: identity ? null : order, arity };
+}
+
+function bind(compiled: Compiled, args: readonly unknown[]): CompiledQuery {
+  if (args.length !== compiled.arity) throw new Error(`expected ${compiled.arity} arguments, got ${args.length}: ${compiled.query.sql}`);
+  const { query, order } = compiled;
+  return { query: query.query, queryId: query.queryId, sql: query.sql, parameters: order === null ? args : order.map((i) => args[i]) };
+}
+
+/** One statement compiled for one database; run it on that database or any transaction of it. */
+export class Statement<Row = Record<string, unknown>> {
+  readonly #compiled: Compiled;
+
+  constructor(db: Compiler, template: RawBuilder<unknown>) {
+    this.#compiled = compile(db, template);
+  }
+
+  get sql(): string {
+    return this.#compiled.query.sql;
+  }
+
+  /** Runs with `args` (argument i fills every `arg(i)`) and returns the rows (RETURNING, SELECT; none otherwise). */
+  async rows(db: Executor, args: readonly unknown[]): Promise<Row[]> {
+    const result = await db.executeQuery<Row>(bind(this.#compiled, args));
+    return result.rows as Row[];
+  }
+}
+
+/**
+ * A multi-row INSERT, compiled for 64, 16, 4 and 1 rows: n rows are written in chunks of those
+ * sizes, so at most four texts per table exist (SQLite's statement cache keeps them prepared)
+ * and n rows take at most 3 + ⌊n/64⌋ + … statements — one for the usual batch of a few.
+ */
+export class MultiInsert {
+  static readonly CHUNKS = [64, 16, 4, 1] as const;
+  readonly #width: number;
+  readonly #chunks: ReadonlyArray<readonly [number, Statement]>;
+
+  /**
+   * `head`: `INSERT INTO table (columns…)` (a constant, never user input); `row(base)`: one VALUES
+   * tuple whose values are `arg(base)` … `arg(base + width − 1)`, in column order.
+   */
+  constructor(db: Compiler, head: string, width: number, row: (base: number) => RawBuilder<unknown>) {
+    this.#width = width;
+    this.#chunks = MultiInsert.CHUNKS.map((n) => [n, new Statement(db, sql`${sql.raw(head)} VALUES ${sql.join(Array.from({ length: n }, (_, r) => row(r * width)))}`)] as const);
+  }
+
+  get width(): number {
+    return this.#width;
+  }
+
+  /** Inserts the rows whose values, `width` per row, are concatenated in `values`. */
+  async insert(db: Executor, values: readonly unknown[]): Promise<void> {
+    if (values.length % this.#width !== 0) throw new Error(`${values.length} values do not make rows of ${this.#width}`);
+    let at = 0;
+    for (const [n, statement] of this.#chunks) {
+      const size = n * this.#width;
+      while (values.length - at >= size) {
+        await statement.rows(db, at === 0 && size === values.length ? values : values.slice(at, at + size));
+        at += size;
+      }
+    }
+  }
+}
