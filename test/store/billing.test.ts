@@ -4,7 +4,7 @@ import type { HoldRequest } from '../../src/billing/types.ts';
 import type { Store } from '../../src/store/db.ts';
 import { StoreConflictError } from '../../src/store/errors.ts';
 import { createRepositories, type Repositories } from '../../src/store/index.ts';
-import { forEachBackend } from './backends.ts';
+import { forEachBackend, type Backend } from './backends.ts';
 
 let seq = 0;
 function hold(accountId: string, amount: bigint, extra: Partial<HoldRequest> = {}): HoldRequest {
@@ -27,56 +27,63 @@ function settlement(requestId: string, cost: bigint, status: 'ok' | 'unsettled' 
   return { requestId, promptTokens: 10, completionTokens: 20, cachedTokens: 0, cost, status, httpStatus: 200, latencyMs: 5, ttftMs: null, endedAt: Date.now() };
 }
 
-forEachBackend('billing', (backend) => {
-  let store: Store;
-  let repos: Repositories;
-
+/** The suite's store, opened before and closed after it, and accounts funded through the ledger. */
+function billingFixture(backend: () => Backend) {
+  const fx = {
+    store: undefined as unknown as Store,
+    repos: undefined as unknown as Repositories,
+    async funded(balance: bigint): Promise<string> {
+      const account = await fx.repos.accounts.create({ name: 'payer', plan: 'basic' });
+      if (balance > 0n) await fx.repos.billing.credit(account.id, balance, 'topup', 'test');
+      return account.id;
+    },
+  };
   before(async () => {
-    store = await backend().open();
-    repos = createRepositories(store);
+    fx.store = await backend().open();
+    fx.repos = createRepositories(fx.store);
   });
   after(async () => {
-    await store?.close();
+    await fx.store?.close();
   });
+  return fx;
+}
 
-  async function funded(balance: bigint): Promise<string> {
-    const account = await repos.accounts.create({ name: 'payer', plan: 'basic' });
-    if (balance > 0n) await repos.billing.credit(account.id, balance, 'topup', 'test');
-    return account.id;
-  }
+forEachBackend('billing', (backend) => {
+  const fx = billingFixture(backend);
+  const { funded } = fx;
 
   test('credits and debits go through the ledger; verify proves balance = sum of entries', async () => {
     const id = await funded(1_000n);
-    await repos.billing.credit(id, -100n, 'adjustment', 'correction');
+    await fx.repos.billing.credit(id, -100n, 'adjustment', 'correction');
     const h = hold(id, 300n);
-    assert.equal((await repos.billing.placeHold(h)).ok, true);
-    assert.equal((await repos.billing.settle(settlement(h.requestId, 250n))).balance, 650n);
-    const entries = await repos.billing.ledger(id);
+    assert.equal((await fx.repos.billing.placeHold(h)).ok, true);
+    assert.equal((await fx.repos.billing.settle(settlement(h.requestId, 250n))).balance, 650n);
+    const entries = await fx.repos.billing.ledger(id);
     assert.deepEqual(entries.map((e) => [e.kind, e.amount, e.balanceAfter]), [
       ['usage', -250n, 650n],
       ['adjustment', -100n, 900n],
       ['topup', 1_000n, 1_000n],
     ]);
-    const report = (await repos.billing.verify()).find((r) => r.accountId === id)!;
+    const report = (await fx.repos.billing.verify()).find((r) => r.accountId === id)!;
     assert.deepEqual(report, { accountId: id, balance: 650n, ledgerSum: 650n, held: 0n, openHolds: 0n, ok: true });
-    await assert.rejects(repos.billing.credit(id, -10_000n, 'adjustment', 'too much'), StoreConflictError);
+    await assert.rejects(fx.repos.billing.credit(id, -10_000n, 'adjustment', 'too much'), StoreConflictError);
   });
 
   test('a hold fits exactly on the boundary of balance − held, and not one nano-yuan more', async () => {
     const id = await funded(1_000n);
-    assert.equal((await repos.billing.placeHold(hold(id, 600n))).ok, true);
-    const over = await repos.billing.placeHold(hold(id, 401n));
+    assert.equal((await fx.repos.billing.placeHold(hold(id, 600n))).ok, true);
+    const over = await fx.repos.billing.placeHold(hold(id, 401n));
     assert.deepEqual(over, { ok: false, available: 400n });
-    assert.deepEqual(await repos.billing.placeHold(hold(id, 400n)), { ok: true, available: 0n });
+    assert.deepEqual(await fx.repos.billing.placeHold(hold(id, 400n)), { ok: true, available: 0n });
   });
 
   test('50 racing holds against a balance for 20: exactly 20 succeed, and everything verifies after settling', async () => {
     const id = await funded(2_000n);
     const holds = Array.from({ length: 50 }, () => hold(id, 100n));
-    const results = await Promise.all(holds.map((h) => repos.billing.placeHold(h)));
+    const results = await Promise.all(holds.map((h) => fx.repos.billing.placeHold(h)));
     assert.equal(results.filter((r) => r.ok).length, 20);
-    await Promise.all(holds.filter((_, i) => results[i]!.ok).map((h) => repos.billing.settle(settlement(h.requestId, 60n))));
-    const report = (await repos.billing.verify()).find((r) => r.accountId === id)!;
+    await Promise.all(holds.filter((_, i) => results[i]!.ok).map((h) => fx.repos.billing.settle(settlement(h.requestId, 60n))));
+    const report = (await fx.repos.billing.verify()).find((r) => r.accountId === id)!;
     assert.equal(report.ok, true);
     assert.equal(report.balance, 2_000n - 20n * 60n);
   });
@@ -87,7 +94,7 @@ forEachBackend('billing', (backend) => {
     try {
       const second = createRepositories(other);
       const results = await Promise.all(
-        Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? repos : second).billing.placeHold(hold(id, 100n))),
+        Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? fx.repos : second).billing.placeHold(hold(id, 100n))),
       );
       assert.equal(results.filter((r) => r.ok).length, 10);
     } finally {
@@ -98,14 +105,14 @@ forEachBackend('billing', (backend) => {
   test('settle is idempotent; a free request leaves a usage record and no ledger entry', async () => {
     const id = await funded(500n);
     const h = hold(id, 0n, { price: null });
-    await repos.billing.placeHold(h);
-    await repos.billing.settle(settlement(h.requestId, 0n));
-    await repos.billing.settle(settlement(h.requestId, 0n));
-    const records = await repos.billing.usageRecords({ accountId: id });
+    await fx.repos.billing.placeHold(h);
+    await fx.repos.billing.settle(settlement(h.requestId, 0n));
+    await fx.repos.billing.settle(settlement(h.requestId, 0n));
+    const records = await fx.repos.billing.usageRecords({ accountId: id });
     assert.equal(records.length, 1);
     assert.equal(records[0]!.cost, 0n);
     assert.equal(records[0]!.price, null);
-    assert.equal((await repos.billing.ledger(id)).filter((e) => e.kind === 'usage').length, 0);
+    assert.equal((await fx.repos.billing.ledger(id)).filter((e) => e.kind === 'usage').length, 0);
   });
 
   test('holds left by a crash are settled at their held amount as unsettled when the store reopens', async () => {
@@ -114,77 +121,63 @@ forEachBackend('billing', (backend) => {
     const h = hold(id, 321n);
     await createRepositories(crashed).billing.placeHold(h);
     await crashed.close();
-    const recovered = await repos.billing.recoverOpenHolds(Date.now());
+    const recovered = await fx.repos.billing.recoverOpenHolds(Date.now());
     assert.ok(recovered >= 1);
-    const record = (await repos.billing.usageRecords({ accountId: id })).find((r) => r.requestId === h.requestId)!;
+    const record = (await fx.repos.billing.usageRecords({ accountId: id })).find((r) => r.requestId === h.requestId)!;
     assert.equal(record.status, 'unsettled');
     assert.equal(record.cost, 321n);
     assert.deepEqual(record.price, h.price);
-    assert.equal((await repos.billing.verify()).find((r) => r.accountId === id)?.ok, true);
+    assert.equal((await fx.repos.billing.verify()).find((r) => r.accountId === id)?.ok, true);
   });
 
   test('usage aggregates exactly by model and chip', async () => {
     const id = await funded(10n ** 12n);
     for (const [chip, cost] of [['nvidia', 7n], ['nvidia', 8n], ['ascend', 5n]] as const) {
       const h = hold(id, 100n, { chip });
-      await repos.billing.placeHold(h);
-      await repos.billing.settle(settlement(h.requestId, cost));
+      await fx.repos.billing.placeHold(h);
+      await fx.repos.billing.settle(settlement(h.requestId, cost));
     }
-    const groups = await repos.billing.usage({ accountId: id, groupBy: ['chip', 'day'] });
+    const groups = await fx.repos.billing.usage({ accountId: id, groupBy: ['chip', 'day'] });
     const byChip = Object.fromEntries(groups.map((g) => [g.group.chip, g]));
     assert.equal(byChip.nvidia?.cost, 15n);
     assert.equal(byChip.nvidia?.requests, 2);
     assert.equal(byChip.ascend?.promptTokens, 10);
     assert.match(byChip.ascend!.group.day!, /^\d{4}-\d{2}-\d{2}$/);
-    const [total] = await repos.billing.usage({ accountId: id });
+    const [total] = await fx.repos.billing.usage({ accountId: id });
     assert.equal(total?.cost, 20n);
   });
 
   test('group commit: holds issued in one turn share a transaction, and each resolves after commit', async () => {
     const id = await funded(10n ** 12n);
-    const before = repos.billing.commits;
+    const before = fx.repos.billing.commits;
     const holds = Array.from({ length: 100 }, () => hold(id, 1n));
-    await Promise.all(holds.map((h) => repos.billing.placeHold(h)));
-    const commits = repos.billing.commits - before;
+    await Promise.all(holds.map((h) => fx.repos.billing.placeHold(h)));
+    const commits = fx.repos.billing.commits - before;
     assert.ok(commits >= 1 && commits <= 3, `100 holds took ${commits} transactions`);
-    const rows = await store.db.selectFrom('holds').select('request_id').where('account_id', '=', id).execute();
+    const rows = await fx.store.db.selectFrom('holds').select('request_id').where('account_id', '=', id).execute();
     assert.equal(rows.length, 100, 'every hold is in the store once its promise resolved');
   });
 });
 
 forEachBackend('billing batches', (backend) => {
-  let store: Store;
-  let repos: Repositories;
+  const fx = billingFixture(backend);
+  const { funded } = fx;
 
-  before(async () => {
-    store = await backend().open();
-    repos = createRepositories(store);
-  });
-  after(async () => {
-    await store?.close();
-  });
-
-  async function funded(balance: bigint): Promise<string> {
-    const account = await repos.accounts.create({ name: 'payer', plan: 'basic' });
-    await repos.billing.credit(account.id, balance, 'topup', 'test');
-    return account.id;
-  }
-
-  const openHolds = async (id: string) => (await store.db.selectFrom('holds').select('request_id').where('account_id', '=', id).execute()).map((r) => r.request_id);
+  const openHolds = async (id: string) => (await fx.store.db.selectFrom('holds').select('request_id').where('account_id', '=', id).execute()).map((r) => r.request_id);
 
   test('a multi-row INSERT of holds that fails on one row does not lose the others: only that hold is refused', async () => {
     const id = await funded(10_000n);
     const taken = hold(id, 100n);
-    assert.equal((await repos.billing.placeHold(taken)).ok, true);
-    const fallbacks = repos.billing.fallbacks;
+    assert.equal((await fx.repos.billing.placeHold(taken)).ok, true);
+    const fallbacks = fx.repos.billing.fallbacks;
     // One turn: 20 new holds and one that reuses the open hold's request id (its row cannot be inserted).
     const fresh = Array.from({ length: 20 }, () => hold(id, 10n));
-    const results = await Promise.allSettled([...fresh.slice(0, 10), { ...taken, amount: 7n }, ...fresh.slice(10)].map((h) => repos.billing.placeHold(h)));
-    assert.equal(repos.billing.fallbacks - fallbacks, 1, 'the batch failed as a whole once and was retried per hold');
+    const results = await Promise.allSettled([...fresh.slice(0, 10), { ...taken, amount: 7n }, ...fresh.slice(10)].map((h) => fx.repos.billing.placeHold(h)));
+    assert.equal(fx.repos.billing.fallbacks - fallbacks, 1, 'the batch failed as a whole once and was retried per hold');
     assert.equal(results[10]!.status, 'rejected');
     assert.equal(results.filter((r) => r.status === 'fulfilled' && r.value.ok).length, 20);
     assert.deepEqual((await openHolds(id)).sort(), [taken.requestId, ...fresh.map((h) => h.requestId)].sort());
-    const report = (await repos.billing.verify()).find((r) => r.accountId === id)!;
+    const report = (await fx.repos.billing.verify()).find((r) => r.accountId === id)!;
     assert.equal(report.held, 100n + 20n * 10n, 'the refused hold reserved nothing');
     assert.equal(report.ok, true);
   });
@@ -193,71 +186,71 @@ forEachBackend('billing batches', (backend) => {
     const id = await funded(10_000n);
     // A request id that already has a usage record, held again: its settlement cannot insert its record.
     const reused = hold(id, 50n);
-    await repos.billing.placeHold(reused);
-    await repos.billing.settle(settlement(reused.requestId, 5n));
-    assert.equal((await repos.billing.placeHold(reused)).ok, true);
+    await fx.repos.billing.placeHold(reused);
+    await fx.repos.billing.settle(settlement(reused.requestId, 5n));
+    assert.equal((await fx.repos.billing.placeHold(reused)).ok, true);
     const others = Array.from({ length: 9 }, () => hold(id, 50n));
-    await Promise.all(others.map((h) => repos.billing.placeHold(h)));
-    const fallbacks = repos.billing.fallbacks;
-    const settled = await Promise.allSettled([...others.slice(0, 4), reused, ...others.slice(4)].map((h) => repos.billing.settle(settlement(h.requestId, 20n))));
-    assert.equal(repos.billing.fallbacks - fallbacks, 1);
+    await Promise.all(others.map((h) => fx.repos.billing.placeHold(h)));
+    const fallbacks = fx.repos.billing.fallbacks;
+    const settled = await Promise.allSettled([...others.slice(0, 4), reused, ...others.slice(4)].map((h) => fx.repos.billing.settle(settlement(h.requestId, 20n))));
+    assert.equal(fx.repos.billing.fallbacks - fallbacks, 1);
     assert.equal(settled[4]!.status, 'rejected');
     assert.equal(settled.filter((r) => r.status === 'fulfilled').length, 9);
-    const records = await repos.billing.usageRecords({ accountId: id });
+    const records = await fx.repos.billing.usageRecords({ accountId: id });
     assert.equal(records.length, 10, 'nine settlements and the first one of the reused id');
     assert.deepEqual(await openHolds(id), [reused.requestId], 'the failed settlement left its hold for a later settlement or recovery');
-    const report = (await repos.billing.verify()).find((r) => r.accountId === id)!;
+    const report = (await fx.repos.billing.verify()).find((r) => r.accountId === id)!;
     assert.deepEqual([report.balance, report.held, report.ok], [10_000n - 5n - 9n * 20n, 50n, true]);
-    assert.equal((await repos.billing.ledger(id)).filter((e) => e.kind === 'usage').length, 10);
+    assert.equal((await fx.repos.billing.ledger(id)).filter((e) => e.kind === 'usage').length, 10);
   });
 
   test('150 settlements in one turn (chunks of 64, 16, 4 and 1 rows): every record and entry written, balances after in order', async () => {
     const id = await funded(1_000_000n);
     const holds = Array.from({ length: 150 }, () => hold(id, 1_000n));
-    await Promise.all(holds.map((h) => repos.billing.placeHold(h)));
-    const commits = repos.billing.commits;
-    const balances = await Promise.all(holds.map((h, i) => repos.billing.settle(settlement(h.requestId, BigInt(i + 1)))));
-    assert.equal(repos.billing.commits - commits, 1, 'one transaction');
+    await Promise.all(holds.map((h) => fx.repos.billing.placeHold(h)));
+    const commits = fx.repos.billing.commits;
+    const balances = await Promise.all(holds.map((h, i) => fx.repos.billing.settle(settlement(h.requestId, BigInt(i + 1)))));
+    assert.equal(fx.repos.billing.commits - commits, 1, 'one transaction');
     // Settled in submission order: each balance is the one before minus this request's cost.
     let expected = 1_000_000n;
     balances.forEach((b, i) => assert.equal(b.balance, (expected -= BigInt(i + 1))));
-    assert.equal((await repos.billing.usageRecords({ accountId: id, limit: 1000 })).length, 150);
-    const entries = await repos.billing.ledger(id, { limit: 1000 });
+    assert.equal((await fx.repos.billing.usageRecords({ accountId: id, limit: 1000 })).length, 150);
+    const entries = await fx.repos.billing.ledger(id, { limit: 1000 });
     assert.equal(entries.length, 151);
     assert.deepEqual(
       entries.filter((e) => e.kind === 'usage').map((e) => e.balanceAfter).sort((a, b) => (a < b ? -1 : 1)),
       balances.map((b) => b.balance).sort((a, b) => (a < b ? -1 : 1)),
     );
     assert.equal(new Set(entries.map((e) => e.id)).size, 151, 'ledger ids are unique');
-    assert.equal((await repos.billing.verify()).find((r) => r.accountId === id)?.ok, true);
+    assert.equal((await fx.repos.billing.verify()).find((r) => r.accountId === id)?.ok, true);
   });
 
   test('a hold and its settlement submitted in the same turn, and a settlement submitted twice, still settle exactly once', async () => {
     const id = await funded(1_000n);
     const h = hold(id, 300n);
     const [held, first, second] = await Promise.all([
-      repos.billing.placeHold(h),
-      repos.billing.settle(settlement(h.requestId, 120n)),
-      repos.billing.settle(settlement(h.requestId, 120n)),
+      fx.repos.billing.placeHold(h),
+      fx.repos.billing.settle(settlement(h.requestId, 120n)),
+      fx.repos.billing.settle(settlement(h.requestId, 120n)),
     ]);
     assert.equal(held.ok, true);
     assert.equal(first.balance, 880n);
     assert.equal(second.balance, 880n);
     assert.deepEqual(await openHolds(id), []);
-    assert.equal((await repos.billing.usageRecords({ accountId: id })).length, 1);
-    assert.equal((await repos.billing.verify()).find((r) => r.accountId === id)?.ok, true);
+    assert.equal((await fx.repos.billing.usageRecords({ accountId: id })).length, 1);
+    assert.equal((await fx.repos.billing.verify()).find((r) => r.accountId === id)?.ok, true);
   });
 
   test('money beyond 2^53 nano-yuan stays exact through holds, settlements and the ledger', async () => {
     const big = 2n ** 60n + 12_345n;
     const id = await funded(big);
     const h = hold(id, 2n ** 55n + 1n);
-    assert.deepEqual(await repos.billing.placeHold(h), { ok: true, available: big - (2n ** 55n + 1n) });
+    assert.deepEqual(await fx.repos.billing.placeHold(h), { ok: true, available: big - (2n ** 55n + 1n) });
     const cost = 2n ** 54n + 3n;
-    assert.equal((await repos.billing.settle(settlement(h.requestId, cost))).balance, big - cost);
-    const [entry] = await repos.billing.ledger(id, { limit: 1 });
+    assert.equal((await fx.repos.billing.settle(settlement(h.requestId, cost))).balance, big - cost);
+    const [entry] = await fx.repos.billing.ledger(id, { limit: 1 });
     assert.deepEqual([entry!.amount, entry!.balanceAfter], [-cost, big - cost]);
-    assert.equal((await repos.billing.usageRecords({ accountId: id }))[0]!.cost, cost);
-    assert.equal((await repos.billing.verify()).find((r) => r.accountId === id)?.ok, true);
+    assert.equal((await fx.repos.billing.usageRecords({ accountId: id }))[0]!.cost, cost);
+    assert.equal((await fx.repos.billing.verify()).find((r) => r.accountId === id)?.ok, true);
   });
 });

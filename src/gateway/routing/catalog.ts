@@ -106,21 +106,11 @@ export function buildCatalog(
   return catalog;
 }
 
-export interface DeploymentSpec {
-  readonly id: string;
-  readonly model: string;
-  readonly owner: string | null;
-  readonly provider: ProviderAdapter;
-  readonly upstreamModel: string;
-  readonly chip: string;
-  readonly price: Price | undefined;
-  readonly weight: number;
-  readonly priority: number;
-  readonly maxConcurrency: number;
-  readonly timeouts: DeploymentTimeouts;
-  readonly metricsUrl: string | undefined;
-  readonly policy: HealthPolicy;
-}
+/** What a deployment is made of; the rest of `Deployment` is runtime state `createDeployment` starts fresh. */
+export type DeploymentSpec = Pick<
+  Deployment,
+  'id' | 'model' | 'owner' | 'provider' | 'upstreamModel' | 'chip' | 'price' | 'weight' | 'priority' | 'maxConcurrency' | 'timeouts' | 'metricsUrl'
+> & { readonly policy: HealthPolicy };
 
 /** A deployment with fresh runtime state; the one constructor for config and private deployments alike. */
 export function createDeployment(spec: DeploymentSpec): Deployment {

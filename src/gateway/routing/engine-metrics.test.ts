@@ -7,29 +7,14 @@ import { createSimulatorAdapter } from '../../providers/simulator/adapter.ts';
 import type { SimulatorEngine } from '../../providers/simulator/engine.ts';
 import { parseSimulatorOptions } from '../../providers/simulator/options.ts';
 import { startSimulatorServer } from '../../providers/simulator/server.ts';
-import { createDeployment, type Deployment } from './catalog.ts';
+import type { Deployment } from './catalog.ts';
+import { testDeployment } from './testing.ts';
 import { EngineMetricsScraper } from './engine-metrics.ts';
-import { DEFAULT_HEALTH_POLICY } from './health.ts';
-import { DEFAULT_TIMEOUTS } from './timeouts.ts';
 
 const logger = createLogger('silent');
 
 function deployment(provider: ProviderAdapter, metricsUrl: string | undefined, upstreamModel = 'm'): Deployment {
-  return createDeployment({
-    id: `${provider.name}-${upstreamModel}`,
-    model: 'm',
-    owner: null,
-    provider,
-    upstreamModel,
-    chip: 'nvidia',
-    price: undefined,
-    weight: 1,
-    priority: 0,
-    maxConcurrency: 0,
-    timeouts: DEFAULT_TIMEOUTS,
-    metricsUrl,
-    policy: DEFAULT_HEALTH_POLICY,
-  });
+  return testDeployment(provider, { id: `${provider.name}-${upstreamModel}`, upstreamModel, metricsUrl });
 }
 
 /** Streams that hold the engine's only slot and queue behind it, until `abort()`. */

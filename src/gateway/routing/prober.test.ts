@@ -5,29 +5,15 @@ import type { ProviderAdapter } from '../../providers/adapter.ts';
 import { createAdapter } from '../../providers/registry.ts';
 import { parseSimulatorOptions } from '../../providers/simulator/options.ts';
 import { startSimulatorServer } from '../../providers/simulator/server.ts';
-import { createDeployment, type Deployment } from './catalog.ts';
+import type { Deployment } from './catalog.ts';
+import { testDeployment } from './testing.ts';
 import { DEFAULT_HEALTH_POLICY, type HealthPolicy } from './health.ts';
 import { HealthProber } from './prober.ts';
-import { DEFAULT_TIMEOUTS } from './timeouts.ts';
 
 const logger = createLogger('silent');
 
 function deploymentOn(provider: ProviderAdapter, id: string, policy: HealthPolicy = DEFAULT_HEALTH_POLICY): Deployment {
-  return createDeployment({
-    id,
-    model: 'm',
-    owner: null,
-    provider,
-    upstreamModel: 'm',
-    chip: 'nvidia',
-    price: undefined,
-    weight: 1,
-    priority: 0,
-    maxConcurrency: 0,
-    timeouts: DEFAULT_TIMEOUTS,
-    metricsUrl: undefined,
-    policy,
-  });
+  return testDeployment(provider, { id, policy });
 }
 
 test('401 to the probe takes every deployment of the provider down with one probe; a later success restores them', async (t) => {

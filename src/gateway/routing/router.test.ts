@@ -2,30 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSimulatorAdapter } from '../../providers/simulator/adapter.ts';
 import { parseSimulatorOptions } from '../../providers/simulator/options.ts';
-import { createDeployment, type Deployment, type ModelEntry } from './catalog.ts';
-import { DEFAULT_HEALTH_POLICY } from './health.ts';
+import type { Deployment, DeploymentSpec, ModelEntry } from './catalog.ts';
+import { testDeployment } from './testing.ts';
 import { Router, type Route } from './router.ts';
-import { DEFAULT_TIMEOUTS } from './timeouts.ts';
 
 const adapter = createSimulatorAdapter('sim', parseSimulatorOptions({}, 'sim'));
 const other = createSimulatorAdapter('other', parseSimulatorOptions({}, 'other'));
 
-function deployment(id: string, fields: Partial<{ chip: string; weight: number; priority: number; maxConcurrency: number; provider: typeof adapter }> = {}): Deployment {
-  return createDeployment({
-    id,
-    model: 'm',
-    owner: null,
-    provider: fields.provider ?? adapter,
-    upstreamModel: 'm',
-    chip: fields.chip ?? 'nvidia',
-    price: undefined,
-    weight: fields.weight ?? 1,
-    priority: fields.priority ?? 0,
-    maxConcurrency: fields.maxConcurrency ?? 0,
-    timeouts: DEFAULT_TIMEOUTS,
-    metricsUrl: undefined,
-    policy: DEFAULT_HEALTH_POLICY,
-  });
+function deployment(id: string, fields: Partial<DeploymentSpec> = {}): Deployment {
+  return testDeployment(fields.provider ?? adapter, { id, ...fields });
 }
 
 function routerOf(deployments: Deployment[]): Router {
@@ -92,7 +77,7 @@ test('chips resolve to their own deployments; an unknown chip names the known on
 
 test('private deployments answer only their owner; others see model_not_found', () => {
   const router = routerOf([deployment('n')]);
-  const mine = createDeployment({ ...deploymentSpecOf('mif-0123456789abcdef'), owner: 'acct_1' });
+  const mine = testDeployment(adapter, { id: 'mif-0123456789abcdef', model: 'my-finetune', upstreamModel: 'my-finetune', chip: 'default', owner: 'acct_1' });
   router.addPrivate(mine);
   assert.equal(router.resolve({ ...request, model: 'mif-0123456789abcdef' }).candidates[0], mine);
   assert.equal(router.resolve({ ...request, deploymentId: 'mif-0123456789abcdef' }).candidates[0], mine);
@@ -100,7 +85,3 @@ test('private deployments answer only their owner; others see model_not_found', 
   assert.equal(router.removePrivate('n'), undefined, 'config deployments cannot be removed');
   assert.equal(router.removePrivate('mif-0123456789abcdef'), mine);
 });
-
-function deploymentSpecOf(id: string) {
-  return { id, model: 'my-finetune', owner: null, provider: adapter, upstreamModel: 'my-finetune', chip: 'default', price: undefined, weight: 1, priority: 0, maxConcurrency: 0, timeouts: DEFAULT_TIMEOUTS, metricsUrl: undefined, policy: DEFAULT_HEALTH_POLICY };
-}

@@ -24,16 +24,10 @@ export interface DeploymentRecord {
 /** What the router needs to build the deployment: the record and the sealed key (secret-box.ts). */
 export type SealedDeployment = DeploymentRecord & { readonly apiKeySealed: string | null };
 
-export interface NewDeployment {
-  /** Chosen by the caller (newDeploymentId), because the sealed key is bound to it. */
-  readonly id: string;
-  readonly accountId: string;
-  readonly model: string;
-  readonly baseUrl: string;
-  readonly upstreamModel: string;
-  readonly chip: string;
+/** A new row. Its id is chosen by the caller (newDeploymentId), because the sealed key is bound to it. */
+export type NewDeployment = Pick<DeploymentRecord, 'id' | 'accountId' | 'model' | 'baseUrl' | 'upstreamModel' | 'chip'> & {
   readonly apiKeySealed: string | null;
-}
+};
 
 type Row = Selectable<DeploymentsTable>;
 type PublicRow = Omit<Row, 'api_key_enc'> & { has_api_key: number | string | boolean };
