@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/load.ts';
@@ -6,6 +5,7 @@ import { GatewayError } from './errors/gateway-error.ts';
 import { serializeError, toGatewayError } from './errors/to-openai.ts';
 import type { Authenticator } from './gateway/admission/authenticator.ts';
 import { extractApiKey } from './gateway/admission/credentials.ts';
+import { requestIdOf } from './gateway/request-id.ts';
 import type { Principal } from './gateway/admission/principal.ts';
 import { inferenceHandler, type InferenceDeps } from './gateway/routes/inference.ts';
 import { modelRoutes } from './gateway/routes/models.ts';
@@ -38,8 +38,6 @@ export interface ServerDeps {
 
 /** Path prefixes of the OpenAI-compatible API: OpenAI's own and Infini-AI's `/maas/v1`. */
 export const API_PREFIXES = ['/v1', '/maas/v1'] as const;
-
-const MAX_REQUEST_ID_LENGTH = 200;
 
 const INFERENCE_PATHS = [
   ['/chat/completions', 'chat'],
@@ -100,17 +98,6 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     reply.header('content-type', 'application/json').send('{"status":"ok"}');
   });
   return app;
-}
-
-/** A random per-process prefix and a counter: unique, `req_<32 hex>` like OpenAI's, and cheap. */
-const REQUEST_ID_PREFIX = `req_${randomBytes(8).toString('hex')}`;
-let requestCounter = 0;
-
-function requestIdOf(req: { headers: Record<string, string | string[] | undefined> }): string {
-  const given = req.headers['x-request-id'];
-  if (typeof given === 'string' && given.length > 0 && given.length <= MAX_REQUEST_ID_LENGTH) return given;
-  requestCounter = (requestCounter + 1) % Number.MAX_SAFE_INTEGER;
-  return REQUEST_ID_PREFIX + requestCounter.toString(16).padStart(16, '0');
 }
 
 function authenticate(authenticator: Authenticator) {

@@ -102,6 +102,23 @@ describe('per-request billing', () => {
     assert.match(await csv.text(), /^model,requests,prompt_tokens,completion_tokens,cached_tokens,total_tokens,cost\nmegrez,2,/);
   });
 
+  test('a client that repeats its x-request-id is billed for every request, each with its own record', async () => {
+    const { id, key } = await account('10');
+    const body = { model: 'megrez', messages: [{ role: 'user', content: 'again' }], max_tokens: 40, sim: { output_tokens: 5 } };
+    const headers = { 'x-request-id': 'client-chosen-id' };
+    const answers = [await call('POST', '/v1/chat/completions', key, body, headers)];
+    answers.push(...(await Promise.all([1, 2].map(() => call('POST', '/v1/chat/completions', key, body, headers)))));
+    for (const a of answers) {
+      assert.equal(a.status, 200);
+      assert.equal(a.headers.get('x-request-id'), 'client-chosen-id', 'the client gets its own id back');
+    }
+    const cost = answers.reduce((sum, a) => sum + nanos(a.headers.get('x-maas-cost')!), 0n);
+    assert.equal(nanos(await balanceOf(id)), nanos('10') - cost);
+    const usage = await admin('GET', `/admin/v1/usage?account_id=${id}`);
+    assert.equal((usage.json.totals as Json).requests, 3);
+    assert.equal((await admin('GET', '/admin/v1/ledger/verify')).json.ok, true);
+  });
+
   test('a stream reports its cost in the usage chunk', async () => {
     const { key } = await account('5');
     const client = new OpenAI({ baseURL: gw.baseURL, apiKey: key, maxRetries: 0 });

@@ -29,6 +29,8 @@ export interface AttemptRequest {
   readonly wishes: ClientWishes;
   readonly accountId: string;
   readonly keyId: string;
+  /** The request's id in the billing records (request-id.ts: never one a client chose). */
+  readonly billingId: string;
   readonly bodyBytes: number;
   readonly maxOutputTokens: number;
   /** Client headers meant for the upstream. */
@@ -81,7 +83,7 @@ async function attemptOnce(deps: AttemptDeps, call: AttemptRequest, deployment: 
   const { request, reply } = call;
   reply.header('x-maas-deployment', deployment.id);
   const session = deps.billing === undefined ? undefined : await BillingSession.open(deps.billing, {
-    requestId: attempt === 1 ? request.id : `${request.id}-${attempt}`,
+    requestId: attempt === 1 ? call.billingId : `${call.billingId}-${attempt}`,
     accountId: call.accountId,
     keyId: call.keyId,
     deployment,

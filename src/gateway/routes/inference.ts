@@ -9,6 +9,7 @@ import { validateRequest } from '../../protocol/validate/validate.ts';
 import { admit, estimateRequestTokens, maxOutputTokens } from '../admission/limits.ts';
 import { mayUseModel, type Principal } from '../admission/principal.ts';
 import { clientWishes } from '../relay/relay.ts';
+import { billingIdOf } from '../request-id.ts';
 import type { Route, Router } from '../routing/router.ts';
 import { relayWithFailover } from './failover.ts';
 
@@ -68,6 +69,7 @@ export function inferenceHandler(deps: InferenceDeps, endpoint: Endpoint, shape:
         wishes,
         accountId: principal.accountId!,
         keyId: principal.keyId,
+        billingId: billingIdOf(request),
         bodyBytes,
         maxOutputTokens: maxOutputTokens(body, modelCap),
         forwardHeaders: forwardedHeaders(request),
