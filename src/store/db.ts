@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { StoreLogger } from './logger.ts';
 import { runMigrations } from './migrate.ts';
@@ -16,6 +16,8 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Store {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
+  /** SQLite only: the connection under `db`, for work that runs synchronously (sqlite/sync-runner.ts). */
+  readonly sqlite?: SqliteDatabase;
   /** Closes the pool or the file; calling it again is harmless. */
   close(): Promise<void>;
 }
@@ -35,7 +37,7 @@ const PG_INT8 = 20;
 
 /** Opens the store and brings its schema up to date before anyone reads it. */
 export async function openStore(options: StoreOptions): Promise<Store> {
-  const { db, dialect } = connect(options);
+  const { db, dialect, sqlite } = connect(options);
   try {
     await runMigrations(db, migrationProvider, options.logger);
   } catch (err) {
@@ -43,10 +45,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     throw err;
   }
   let closing: Promise<void> | undefined;
-  return { db, dialect, close: () => (closing ??= db.destroy()) };
+  return { db, dialect, ...(sqlite && { sqlite }), close: () => (closing ??= db.destroy()) };
 }
 
-function connect(options: StoreOptions): { db: Kysely<Database>; dialect: Dialect } {
+function connect(options: StoreOptions): { db: Kysely<Database>; dialect: Dialect; sqlite?: SqliteDatabase } {
   const url = options.databaseUrl;
   if (url !== undefined && url !== '') {
     // Only the scheme goes into the message: the rest of a URL may carry a password.
@@ -55,7 +57,7 @@ function connect(options: StoreOptions): { db: Kysely<Database>; dialect: Dialec
   }
   mkdirSync(options.dataDir, { recursive: true });
   const database = openNodeSqlite(join(options.dataDir, SQLITE_FILE));
-  return { db: new Kysely<Database>({ dialect: new NodeSqliteDialect({ database }) }), dialect: 'sqlite' };
+  return { db: new Kysely<Database>({ dialect: new NodeSqliteDialect({ database }) }), dialect: 'sqlite', sqlite: database };
 }
 
 function postgresPool(url: string, logger: StoreLogger | undefined): pg.Pool {

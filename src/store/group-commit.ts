@@ -1,21 +1,16 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { MultiInsert } from './prepared.ts';
+import type { CompiledQuery, Kysely } from 'kysely';
+import type { MultiInsert, Step } from './prepared.ts';
 import type { Database } from './schema.ts';
 
 /**
- * The transaction a batch of operations runs in, plus rows they deferred: an operation may
- * hand rows to `defer` instead of inserting them itself; they are written together, one
- * multi-row INSERT per table, when the operation that needs them asks (`flush`) and in any case
- * before the transaction commits. Nothing an operation resolves with is visible to its caller
- * before that commit, so deferring changes how many statements run, not what is durable.
+ * The transaction a batch of operations runs in, as the operations see it: rows they hand to
+ * `defer` instead of inserting them one by one are written together, one multi-row INSERT per
+ * table, when an operation that needs them asks (`flush`) and in any case before the
+ * transaction commits. Nothing an operation resolves with is visible to its caller before that
+ * commit, so deferring changes how many statements run, not what is durable.
  */
 export class BatchTx {
-  readonly trx: Transaction<Database>;
   readonly #deferred = new Map<MultiInsert, unknown[]>();
-
-  constructor(trx: Transaction<Database>) {
-    this.trx = trx;
-  }
 
   /** Queues one row (its values in column order) for `insert`. */
   defer(insert: MultiInsert, row: readonly unknown[]): void {
@@ -31,15 +26,60 @@ export class BatchTx {
   }
 
   /** Writes every deferred row now, in the order the tables were first deferred to. */
-  async flush(): Promise<void> {
+  *flush(): Step<void> {
     for (const [insert, values] of this.#deferred) {
       this.#deferred.delete(insert);
-      await insert.insert(this.trx, values);
+      yield* insert.step(values);
     }
   }
 }
 
-type Op<T> = (tx: BatchTx) => Promise<T>;
+/** One operation of a batch: yields its queries (see `Step`), returns what its caller gets. */
+export type Op<T> = (tx: BatchTx) => Step<T>;
+
+/** Runs a batch of operations in one transaction and resolves with their results after COMMIT. */
+export interface TransactionRunner {
+  run(ops: ReadonlyArray<Op<unknown>>): Promise<unknown[]>;
+}
+
+type Rows = readonly unknown[];
+
+/** The operations of one batch and the deferred rows, against a query runner that answers at once. */
+export function runOpsSync(ops: ReadonlyArray<Op<unknown>>, execute: (query: CompiledQuery) => Rows): unknown[] {
+  const tx = new BatchTx();
+  const out = ops.map((op) => driveSync(op(tx), execute));
+  driveSync(tx.flush(), execute);
+  return out;
+}
+
+function driveSync<T>(step: Step<T>, execute: (query: CompiledQuery) => Rows): T {
+  for (let next = step.next(); ; ) {
+    if (next.done === true) return next.value;
+    next = step.next(execute(next.value));
+  }
+}
+
+async function driveAsync<T>(step: Step<T>, execute: (query: CompiledQuery) => Promise<Rows>): Promise<T> {
+  for (let next = step.next(); ; ) {
+    if (next.done === true) return next.value;
+    next = step.next(await execute(next.value));
+  }
+}
+
+/** Batches through Kysely's transactions: the runner for PostgreSQL (a round trip per query anyway). */
+export function kyselyRunner(db: Kysely<Database>): TransactionRunner {
+  return {
+    run: (ops) =>
+      db.transaction().execute(async (trx) => {
+        const execute = async (query: CompiledQuery): Promise<Rows> => (await trx.executeQuery(query)).rows;
+        const tx = new BatchTx();
+        const out: unknown[] = [];
+        for (const op of ops) out.push(await driveAsync(op(tx), execute));
+        await driveAsync(tx.flush(), execute);
+        return out;
+      }),
+  };
+}
 
 interface Pending {
   readonly op: Op<unknown>;
@@ -56,7 +96,7 @@ interface Pending {
  * its neighbours.
  */
 export class GroupCommit {
-  readonly #db: Kysely<Database>;
+  readonly #runner: TransactionRunner;
   #queue: Pending[] = [];
   #running: Promise<void> | undefined;
   #scheduled = false;
@@ -65,8 +105,8 @@ export class GroupCommit {
   /** Batches that failed as a whole and were retried one operation per transaction (for tests). */
   fallbacks = 0;
 
-  constructor(db: Kysely<Database>) {
-    this.#db = db;
+  constructor(runner: TransactionRunner) {
+    this.#runner = runner;
   }
 
   submit<T>(op: Op<T>): Promise<T> {
@@ -95,32 +135,20 @@ export class GroupCommit {
 
   async #runBatch(batch: Pending[]): Promise<void> {
     try {
-      const results = await this.#db.transaction().execute(async (trx) => {
-        const tx = new BatchTx(trx);
-        const out: unknown[] = [];
-        for (const p of batch) out.push(await p.op(tx));
-        await tx.flush();
-        return out;
-      });
+      const results = await this.#runner.run(batch.map((p) => p.op));
       this.commits++;
       batch.forEach((p, i) => p.resolve(results[i]));
     } catch {
       this.fallbacks++;
       for (const p of batch) {
         try {
-          p.resolve(await this.#db.transaction().execute(async (trx) => runAlone(trx, p.op)));
+          const [result] = await this.#runner.run([p.op]);
           this.commits++;
+          p.resolve(result);
         } catch (err) {
           p.reject(err);
         }
       }
     }
   }
-}
-
-async function runAlone<T>(trx: Transaction<Database>, op: Op<T>): Promise<T> {
-  const tx = new BatchTx(trx);
-  const result = await op(tx);
-  await tx.flush();
-  return result;
 }

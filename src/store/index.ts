@@ -4,6 +4,7 @@ import { ApiKeyRepository } from './repositories/api-keys.ts';
 import { SettingsRepository } from './repositories/settings.ts';
 import { KyselyBillingStore } from './repositories/billing.ts';
 import { DeploymentRepository } from './repositories/deployments.ts';
+import { sqliteSyncRunner } from './sqlite/sync-runner.ts';
 
 export interface Repositories {
   readonly accounts: AccountRepository;
@@ -20,7 +21,7 @@ export function createRepositories(store: Store, options: { now?: () => number }
     accounts: new AccountRepository(store.db, now),
     apiKeys: new ApiKeyRepository(store.db, now),
     settings: new SettingsRepository(store.db, now),
-    billing: new KyselyBillingStore(store.db),
+    billing: new KyselyBillingStore(store.db, store.sqlite && sqliteSyncRunner(store.db, store.sqlite)),
     deployments: new DeploymentRepository(store.db, now),
   };
 }

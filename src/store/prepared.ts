@@ -23,6 +23,13 @@ export interface Executor {
   executeQuery<R>(query: CompiledQuery<R>): Promise<QueryResult<R>>;
 }
 
+/**
+ * A store operation written once for every way of running it: it yields each query it needs and
+ * is resumed with that query's rows. The group commit drives it synchronously on SQLite (no
+ * promise per statement) and with `await` on PostgreSQL; see group-commit.ts.
+ */
+export type Step<T> = Generator<CompiledQuery, T, readonly unknown[]>;
+
 /** Parameter slot `index` of a statement: the value passed at that position when it runs. */
 export function arg(index: number): RawBuilder<unknown> {
   return sql`${new Slot(index)}`;
@@ -71,6 +78,11 @@ export class Statement<Row = Record<string, unknown>> {
     const result = await db.executeQuery<Row>(bind(this.#compiled, args));
     return result.rows as Row[];
   }
+
+  /** The same inside an operation: `const rows = yield* statement.step(args)`. */
+  *step(args: readonly unknown[]): Step<Row[]> {
+    return (yield bind(this.#compiled, args)) as Row[];
+  }
 }
 
 /**
@@ -98,12 +110,21 @@ export class MultiInsert {
 
   /** Inserts the rows whose values, `width` per row, are concatenated in `values`. */
   async insert(db: Executor, values: readonly unknown[]): Promise<void> {
+    for (const [statement, args] of this.#split(values)) await statement.rows(db, args);
+  }
+
+  /** The same inside an operation. */
+  *step(values: readonly unknown[]): Step<void> {
+    for (const [statement, args] of this.#split(values)) yield* statement.step(args);
+  }
+
+  *#split(values: readonly unknown[]): Generator<readonly [Statement, readonly unknown[]]> {
     if (values.length % this.#width !== 0) throw new Error(`${values.length} values do not make rows of ${this.#width}`);
     let at = 0;
     for (const [n, statement] of this.#chunks) {
       const size = n * this.#width;
       while (values.length - at >= size) {
-        await statement.rows(db, at === 0 && size === values.length ? values : values.slice(at, at + size));
+        yield [statement, at === 0 && size === values.length ? values : values.slice(at, at + size)];
         at += size;
       }
     }

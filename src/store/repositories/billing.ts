@@ -14,7 +14,8 @@ import type {
   VerifyReport,
 } from '../../billing/types.ts';
 import { StoreConflictError } from '../errors.ts';
-import { GroupCommit, type BatchTx } from '../group-commit.ts';
+import { GroupCommit, kyselyRunner, type BatchTx, type TransactionRunner } from '../group-commit.ts';
+import type { Step } from '../prepared.ts';
 import type { Database } from '../schema.ts';
 import { SequentialIds } from '../sequential-ids.ts';
 import { BillingStatements } from './billing-sql.ts';
@@ -41,9 +42,10 @@ export class KyselyBillingStore implements BillingStore {
   readonly #sql: BillingStatements;
   readonly #ledgerIds = new SequentialIds('le');
 
-  constructor(db: Kysely<Database>) {
+  /** `runner`: how group-committed batches reach the database (on SQLite: synchronously, sqlite/sync-runner.ts). */
+  constructor(db: Kysely<Database>, runner: TransactionRunner = kyselyRunner(db)) {
     this.#db = db;
-    this.#writes = new GroupCommit(db);
+    this.#writes = new GroupCommit(runner);
     this.#sql = new BillingStatements(db);
   }
 
@@ -66,21 +68,23 @@ export class KyselyBillingStore implements BillingStore {
   }
 
   credit(accountId: string, amount: bigint, kind: Exclude<LedgerKind, 'usage'>, reason: string): Promise<{ readonly balance: bigint }> {
-    return this.#writes.submit(async (tx) => {
-      const [updated] = await this.#sql.credit.rows(tx.trx, [amount.toString(), accountId]);
-      if (updated === undefined) {
-        throw new StoreConflictError(`cannot credit ${accountId}: unknown account, or the balance would fall below what is held`);
-      }
-      this.#deferLedger(tx, accountId, kind, amount, updated.balance, reason, null);
-      return { balance: BigInt(updated.balance) };
-    });
+    return this.#writes.submit((tx) => this.#creditIn(tx, accountId, amount, kind, reason));
+  }
+
+  *#creditIn(tx: BatchTx, accountId: string, amount: bigint, kind: Exclude<LedgerKind, 'usage'>, reason: string): Step<{ readonly balance: bigint }> {
+    const [updated] = yield* this.#sql.credit.step([amount.toString(), accountId]);
+    if (updated === undefined) {
+      throw new StoreConflictError(`cannot credit ${accountId}: unknown account, or the balance would fall below what is held`);
+    }
+    this.#deferLedger(tx, accountId, kind, amount, updated.balance, reason, null);
+    return { balance: BigInt(updated.balance) };
   }
 
   /** One conditional UPDATE reserves the amount (or finds it does not fit); the hold row goes in with the batch's. */
-  async #placeHoldIn(tx: BatchTx, hold: HoldRequest): Promise<HoldResult> {
-    const [reserved] = await this.#sql.reserve.rows(tx.trx, [hold.amount.toString(), hold.accountId]);
+  *#placeHoldIn(tx: BatchTx, hold: HoldRequest): Step<HoldResult> {
+    const [reserved] = yield* this.#sql.reserve.step([hold.amount.toString(), hold.accountId]);
     if (reserved === undefined) {
-      const [row] = await this.#sql.available.rows(tx.trx, [hold.accountId]);
+      const [row] = yield* this.#sql.available.step([hold.accountId]);
       return { ok: false, available: row === undefined ? 0n : BigInt(row.available) };
     }
     tx.defer(this.#sql.insertHolds, [
@@ -99,16 +103,16 @@ export class KyselyBillingStore implements BillingStore {
   }
 
   /** Releases the hold, debits the cost, writes the ledger entry and the usage record. Idempotent. */
-  async #settleIn(tx: BatchTx, s: Settlement): Promise<{ readonly balance: bigint }> {
+  *#settleIn(tx: BatchTx, s: Settlement): Step<{ readonly balance: bigint }> {
     // A hold placed in this same batch is still deferred: write it before looking for it.
-    if (tx.has(this.#sql.insertHolds)) await tx.flush();
-    const [hold] = await this.#sql.release.rows(tx.trx, [s.requestId]);
+    if (tx.has(this.#sql.insertHolds)) yield* tx.flush();
+    const [hold] = yield* this.#sql.release.step([s.requestId]);
     if (hold === undefined) {
-      if (tx.has(this.#sql.insertUsage)) await tx.flush();
-      const [done] = await this.#sql.settledBalance.rows(tx.trx, [s.requestId]);
+      if (tx.has(this.#sql.insertUsage)) yield* tx.flush();
+      const [done] = yield* this.#sql.settledBalance.step([s.requestId]);
       return { balance: done === undefined ? 0n : BigInt(done.balance) };
     }
-    const [debited] = await this.#sql.debit.rows(tx.trx, [hold.amount, s.cost.toString(), hold.account_id]);
+    const [debited] = yield* this.#sql.debit.step([hold.amount, s.cost.toString(), hold.account_id]);
     const balance = debited!.balance;
     if (s.cost > 0n) this.#deferLedger(tx, hold.account_id, 'usage', -s.cost, balance, null, s.requestId);
     tx.defer(this.#sql.insertUsage, [
