@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadgenConfig, LoadgenResult } from './loadgen.ts';
-import { cpuMs, cpuTicks, isNoisy, measureMachineLoad, rssMb, type MachineLoad } from './proc.ts';
+import { cpuMs, cpuTicks, gatewayArgs, isNoisy, measureMachineLoad, rssMb, type MachineLoad } from './proc.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
@@ -85,7 +85,7 @@ function codeRootFor(dir: string): string {
   if (flags.rev === undefined) return ROOT;
   const root = join(dir, 'code');
   mkdirSync(root);
-  execFileSync('tar', ['-x', '-C', root], { input: execFileSync('git', ['archive', '--format=tar', flags.rev, 'src', 'package.json'], { cwd: ROOT, maxBuffer: 1 << 28 }) });
+  execFileSync('tar', ['-x', '-C', root], { input: execFileSync('git', ['archive', '--format=tar', flags.rev, 'src', 'bin', 'package.json'], { cwd: ROOT, maxBuffer: 1 << 28 }) });
   symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
   return root;
 }
@@ -116,7 +116,7 @@ async function startGateway(mode: Mode, simUrl: string, dir: string, code: strin
     MAAS_LOG_LEVEL: 'warn',
     MAAS_BILLING: mode,
   };
-  const gw = await start(GATEWAY_CPU, [join(code, 'src', 'main.ts')], env, code, /maas gateway listening on (\S+)/);
+  const gw = await start(GATEWAY_CPU, gatewayArgs(code), env, code, /maas gateway listening on (\S+)/);
   const apiKey = /api key: (\S+)/.exec(gw.output())![1]!;
   // Far more credit than any run can spend: the balance must never be what stops a request.
   if (mode === 'on') await admin(gw.url, 'POST', `/admin/v1/accounts/${await defaultAccount(gw.url)}/credits`, { amount: '100000', reason: 'bench' });

@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gatewayArgs } from './proc.ts';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
     };
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
     const env = { ...process.env, MAAS_PORT: '0', MAAS_CONFIG: join(dir, 'config.json'), MAAS_DATA_DIR: join(dir, 'data'), MAAS_ADMIN_KEY: 'sk-isolation-admin', MAAS_LOG_LEVEL: 'warn' };
-    const gw = await start('0', ['src/main.ts'], env, /maas gateway listening on (\S+)/);
+    const gw = await start('0', gatewayArgs(ROOT), env, /maas gateway listening on (\S+)/);
     const admin = async (path: string, body: unknown): Promise<Record<string, string>> => {
       const res = await fetch(`${gw.url}${path}`, { method: 'POST', headers: { authorization: 'Bearer sk-isolation-admin', 'content-type': 'application/json' }, body: JSON.stringify(body) });
       return (await res.json()) as Record<string, string>;

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadgenConfig, LoadgenResult } from './loadgen.ts';
-import { cpuMs, cpuTicks, FOREIGN_WARN_PERCENT, isNoisy, measureMachineLoad, rssMb, type MachineLoad } from './proc.ts';
+import { cpuMs, cpuTicks, FOREIGN_WARN_PERCENT, gatewayArgs, isNoisy, measureMachineLoad, rssMb, type MachineLoad } from './proc.ts';
 import { renderProfile, summarizeProfile, type ProfileSummary } from './profile-top.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -46,7 +46,7 @@ const USAGE = `Usage: node bench/load.ts [options]
   --repeats <n>           runs per target per scenario, alternating targets (default 3)
   --output-tokens <n>     simulator answer length (default 32)
   --gateway-cmd <cmd>     start the gateway with this shell command instead of
-                          "node src/main.ts" (MAAS_* env is set; it must print the listening line)
+                          "node bin/maas.js start" (MAAS_* env is set; it must print the listening line)
   --cpu-prof              profile the gateway (node --cpu-prof): one gateway process per scenario,
                           profiles in bench/results/prof/, top 25 self-time functions printed
   --retries <n>           run again a run during which other processes used > 15% of a core
@@ -261,7 +261,7 @@ let codeRoot = ROOT;
 function exportRevision(rev: string, dir: string): string {
   const root = join(dir, 'code');
   mkdirSync(root);
-  const archive = execFileSync('git', ['archive', '--format=tar', rev, 'src', 'package.json'], { cwd: ROOT, maxBuffer: 256 * 1024 * 1024 });
+  const archive = execFileSync('git', ['archive', '--format=tar', rev, 'src', 'bin', 'package.json'], { cwd: ROOT, maxBuffer: 256 * 1024 * 1024 });
   execFileSync('tar', ['-x', '-C', root], { input: archive });
   symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
   return root;
@@ -323,7 +323,7 @@ async function startGateway(opts: Options, simUrl: string, workDir: string, labe
     if (profFlags.length > 0) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir ${PROF_DIR}`.trim();
     [cmd, args] = pinned(opts.pin, GATEWAY_CPU, '/bin/sh', ['-c', `exec ${opts.gatewayCmd}`]);
   } else {
-    [cmd, args] = pinned(opts.pin, GATEWAY_CPU, process.execPath, [...profFlags, join(codeRoot, 'src', 'main.ts')]);
+    [cmd, args] = pinned(opts.pin, GATEWAY_CPU, process.execPath, [...profFlags, ...gatewayArgs(codeRoot)]);
   }
   const service = await startService('gateway', cmd, args, env, /maas gateway listening on (http:\/\/\S+)/, (line) => {
     const key = /^\s*api key: (\S+)/.exec(line);

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /**
  * /proc sampling for the benchmarks: RSS and CPU time of a process tree (a gateway started
@@ -107,3 +108,18 @@ export function measureMachineLoad(
   const foreignMs = Math.max(0, busyMs - ownCpuMs);
   return { busyPercent, stealPercent: (100 * stealMs) / wallMs, foreignPercent: (100 * foreignMs) / wallMs };
 }
+
+/**
+ * Node arguments that start the gateway the way `npm start` does: `bin/maas.js start` with the
+ * V8 flags of its shebang line (the one place they are written). Benchmarks measure what
+ * operators run. Revisions from before the launcher started the gateway run `src/main.ts`.
+ */
+export function gatewayArgs(codeRoot: string): string[] {
+  const launcher = join(codeRoot, 'bin', 'maas.js');
+  const source = existsSync(launcher) ? readFileSync(launcher, 'utf8') : '';
+  if (!source.includes('enableCompileCache')) return [join(codeRoot, 'src', 'main.ts')];
+  const shebang = /^#!\/usr\/bin\/env -S node(.*)$/m.exec(source.split('\n', 1)[0]!);
+  const flags = shebang === null ? [] : shebang[1]!.trim().split(/\s+/).filter((f) => f.length > 0);
+  return [...flags, launcher, 'start'];
+}
+
