@@ -48,16 +48,17 @@ export async function pumpStream(
   const parser = new SseParser((event) => {
     pending += transformer.event(event.data);
   });
-  const flush = (): boolean => {
-    if (pending.length === 0) return true;
+  /** What is pending, taken for one write; opens the response before its first byte. */
+  const take = (): string => {
     if (firstByteMs === undefined) {
       control.open();
       firstByteMs = performance.now() - started;
     }
     const text = pending;
     pending = '';
-    return res.write(text);
+    return text;
   };
+  const flush = (): boolean => pending.length === 0 || res.write(take());
   try {
     for await (const chunk of upstream) {
       control.read();
@@ -67,8 +68,8 @@ export async function pumpStream(
     parser.end();
     if (!transformer.complete) throw new UpstreamError('upstream_error', 'The upstream closed the stream before it was complete.');
     pending += transformer.finish();
-    flush();
-    res.end();
+    // The tail and the end of the chunked body in one socket write.
+    res.end(take());
     return { end: 'complete', firstByteMs };
   } catch (err) {
     upstream.destroy();

@@ -31,3 +31,13 @@ test('drops the usage:null an upstream added only because the gateway asked for 
   assert.equal(out, content.replace('"model":"up"', '"model":"Public"'));
   assert.equal(new EventShortcut('Public', 'up', true).passThrough(withNull), withNull.replace('"model":"up"', '"model":"Public"'));
 });
+
+test('renames and drops usage together, whichever key comes first; a second model key is refused', () => {
+  const usageFirst = '{"id":"c","usage":null,"model":"up","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}';
+  assert.equal(new EventShortcut('Public', 'up', false).passThrough(usageFirst), '{"id":"c","usage":null,"model":"Public","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}'.replace(',"usage":null', ''));
+  const modelFirst = content.replace('}]}', '}],"usage":null}');
+  const out = new EventShortcut('A-much-longer-public-name', 'up', false).passThrough(modelFirst);
+  assert.deepEqual(JSON.parse(out!), { ...JSON.parse(content), model: 'A-much-longer-public-name' });
+  assert.equal(new EventShortcut('Public', 'up', false).passThrough(content.replace('"choices"', '"model":"up","choices"')), undefined);
+  assert.equal(new EventShortcut('Public', 'up', false).passThrough(content.replace('"model":"up"', '"model":"up-and-more"')), undefined, 'a name that only starts like the upstream one');
+});

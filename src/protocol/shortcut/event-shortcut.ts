@@ -6,40 +6,74 @@
  * Anything unusual — other spacing, a finish chunk, usage — answers `undefined`, and the
  * caller parses the event properly.
  */
+/**
+ * The keys the decision depends on, told apart after a match by the key's last letter:
+ * finish_reasoN, erroR, reasoninG, usagE, modeL. One scan of the event finds them all.
+ */
+const KEYS = /"(?:finish_reason|error|reasoning|usage|model)":/g;
+const USAGE_NULL = ',"usage":null';
+
 export class EventShortcut {
-  readonly #publicNeedle: string;
-  readonly #upstreamNeedle: string | undefined;
+  /** `"…"`: the public model name as a JSON string, as it follows `"model":`. */
+  readonly #publicName: string;
+  readonly #upstreamName: string | undefined;
   readonly #includeUsage: boolean;
 
   constructor(publicModel: string, upstreamModel: string, includeUsage: boolean) {
-    this.#publicNeedle = `"model":${JSON.stringify(publicModel)}`;
-    this.#upstreamNeedle = upstreamModel === publicModel ? undefined : `"model":${JSON.stringify(upstreamModel)}`;
+    this.#publicName = JSON.stringify(publicModel);
+    this.#upstreamName = upstreamModel === publicModel ? undefined : JSON.stringify(upstreamModel);
     this.#includeUsage = includeUsage;
   }
 
   /** The payload to send as is, or undefined when the event must be parsed. */
   passThrough(data: string): string | undefined {
-    if (!data.includes('"finish_reason":null')) return undefined;
-    if (data.includes('"finish_reason":"') || data.includes('"finish_reason": ') || data.includes('"error":') || data.includes('"reasoning":')) {
-      return undefined;
-    }
-    let out = data;
-    const usage = out.indexOf('"usage":');
-    if (usage !== -1) {
-      if (!out.startsWith('null', usage + 8)) return undefined;
-      // The upstream added it because the gateway asked for usage; the client did not.
-      if (!this.#includeUsage) {
-        if (out.charCodeAt(usage - 1) !== 44 /* , */) return undefined;
-        out = out.slice(0, usage - 1) + out.slice(usage + 12);
+    let open = false;
+    let usageAt = -1;
+    let modelAt = -1;
+    KEYS.lastIndex = 0;
+    while (KEYS.test(data)) {
+      const value = KEYS.lastIndex;
+      switch (data.charCodeAt(value - 3)) {
+        case 110: // finish_reason: only `null` (still generating) goes by; a reason needs the finish split
+          if (!data.startsWith('null', value)) return undefined;
+          open = true;
+          break;
+        case 101: // usage: only `null` goes by
+          if (usageAt !== -1 || !data.startsWith('null', value)) return undefined;
+          usageAt = value - 8;
+          break;
+        case 108: // model
+          if (modelAt !== -1) return undefined;
+          modelAt = value;
+          break;
+        default: // error, reasoning
+          return undefined;
       }
-    } else if (this.#includeUsage) {
-      if (out.charCodeAt(out.length - 1) !== 125 /* } */) return undefined;
-      out = `${out.slice(0, -1)},"usage":null}`;
     }
-    if (!out.includes(this.#publicNeedle)) {
-      if (this.#upstreamNeedle === undefined || !out.includes(this.#upstreamNeedle)) return undefined;
-      out = out.replace(this.#upstreamNeedle, this.#publicNeedle);
+    if (!open || modelAt === -1) return undefined;
+    const renamed = this.#renamed(data, modelAt);
+    if (renamed === undefined) return undefined;
+    return this.#withUsage(renamed.text, usageAt === -1 || usageAt < modelAt ? usageAt : usageAt + renamed.shift);
+  }
+
+  /** The event with the public model name; `shift`: how far text after the name moved. */
+  #renamed(data: string, at: number): { text: string; shift: number } | undefined {
+    if (data.startsWith(this.#publicName, at)) return { text: data, shift: 0 };
+    const upstream = this.#upstreamName;
+    if (upstream === undefined || !data.startsWith(upstream, at)) return undefined;
+    return { text: data.slice(0, at) + this.#publicName + data.slice(at + upstream.length), shift: this.#publicName.length - upstream.length };
+  }
+
+  /** `"usage":null` kept, dropped or added, as the client asked (`at`: where `"usage"` starts, or -1). */
+  #withUsage(text: string, at: number): string | undefined {
+    if (at !== -1) {
+      if (this.#includeUsage) return text;
+      // The upstream added it because the gateway asked for usage; the client did not.
+      if (text.charCodeAt(at - 1) !== 44 /* , */) return undefined;
+      return text.slice(0, at - 1) + text.slice(at - 1 + USAGE_NULL.length);
     }
-    return out;
+    if (!this.#includeUsage) return text;
+    if (text.charCodeAt(text.length - 1) !== 125 /* } */) return undefined;
+    return `${text.slice(0, -1)}${USAGE_NULL}}`;
   }
 }

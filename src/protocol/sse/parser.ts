@@ -64,6 +64,23 @@ export class SseParser {
 
   #drainLines(): void {
     const buf = this.#buffer;
+    // Engines end lines with LF only: then a native search finds each line end; CRs need the
+    // character loop, which also handles a CRLF split across chunks.
+    const start = buf.indexOf('\r') === -1 ? this.#splitOnLf(buf) : this.#splitAnyLineEnd(buf);
+    this.#buffer = start === 0 ? buf : buf.slice(start);
+  }
+
+  /** Dispatches every complete line; returns where the incomplete rest starts. */
+  #splitOnLf(buf: string): number {
+    let start = 0;
+    for (let end = buf.indexOf('\n'); end !== -1; end = buf.indexOf('\n', start)) {
+      this.#line(buf.slice(start, end));
+      start = end + 1;
+    }
+    return start;
+  }
+
+  #splitAnyLineEnd(buf: string): number {
     let start = 0;
     for (let i = 0; i < buf.length; i++) {
       const c = buf.charCodeAt(i);
@@ -75,12 +92,16 @@ export class SseParser {
       }
       start = i + 1;
     }
-    this.#buffer = start === 0 ? buf : buf.slice(start);
+    return start;
   }
 
   #line(line: string): void {
     if (line.length === 0) {
       this.#dispatch();
+      return;
+    }
+    if (line.startsWith('data: ')) {
+      this.#data.push(line.slice(6));
       return;
     }
     if (line.charCodeAt(0) === 58 /* ':' */) return;
