@@ -26,9 +26,24 @@ export interface UpstreamRequest {
 export interface UpstreamResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  /** Raw bytes: a JSON document, or SSE when the request streamed and status is 2xx. */
-  readonly body: Readable;
+  /**
+   * Raw bytes: a JSON document, or SSE when the request streamed and status is 2xx. A streamed
+   * call's body is always a `Readable`; a non-streamed one may come as a `WholeBody`.
+   */
+  readonly body: Readable | WholeBody;
 }
+
+/**
+ * A body the adapter reads to its end itself, for calls whose answer is used only whole: no
+ * stream object and no async iteration per response. `whole` rejects like a stream would
+ * (transport error, abort) and refuses more than `MAX_RESPONSE_BYTES`.
+ */
+export interface WholeBody {
+  readonly whole: Promise<Buffer>;
+}
+
+/** The most a gateway buffers of one upstream answer. */
+export const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 
 /**
  * One upstream family. Small on purpose: the relay owns everything that is the same for all

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { GatewayError, UpstreamError } from '../../errors/gateway-error.ts';
-import type { Endpoint } from '../../providers/adapter.ts';
+import { MAX_RESPONSE_BYTES, type Endpoint, type UpstreamResponse } from '../../providers/adapter.ts';
+import type { Readable } from 'node:stream';
 import type { Usage } from '../../protocol/usage.ts';
 import type { JsonObject } from '../../protocol/validate/validate.ts';
 import { SSE_HEADERS } from '../../protocol/sse/writer.ts';
@@ -13,8 +14,6 @@ import { readBody } from './read-body.ts';
 import type { ResponseContext } from './response-context.ts';
 import { StreamTransformer } from './stream-transform.ts';
 import { readUpstreamError } from './upstream-error.ts';
-
-const RESPONSE_BODY_LIMIT = 256 * 1024 * 1024;
 
 /** What the client asked for, read once before the body is rewritten for the first upstream. */
 export interface ClientWishes {
@@ -113,7 +112,7 @@ export async function relay(call: RelayCall, hooks: RelayHooks): Promise<RelayRe
     if (stream) {
       timers.arm('first_token');
       const transformer = new StreamTransformer(ctx);
-      const outcome = await pumpStream(upstream.body, call.res, transformer, abort.signal, {
+      const outcome = await pumpStream(streamBody(upstream), call.res, transformer, abort.signal, {
         open() {
           timers.arm('idle');
           call.startStream();
@@ -127,7 +126,7 @@ export async function relay(call: RelayCall, hooks: RelayHooks): Promise<RelayRe
       return { status: 200, usage: transformer.usage(), end: outcome.end, error: outcome.error, firstByteMs: outcome.firstByteMs ?? null };
     }
     timers.arm('idle');
-    const raw = await readBody(upstream.body, RESPONSE_BODY_LIMIT).catch((err: unknown) => {
+    const raw = await readBody(upstream.body, MAX_RESPONSE_BYTES).catch((err: unknown) => {
       throw gatewayTimeout(abort.signal, deployment.provider.name) ??
         (abort.signal.aborted ? err : new UpstreamError('upstream_error', 'The upstream response could not be read.', { cause: err }));
     });
@@ -160,6 +159,11 @@ function toUpstreamBody(ctx: ResponseContext, body: JsonObject, deployment: Depl
   body.model = deployment.upstreamModel;
   if (stream) body.stream_options = { ...(body.stream_options as JsonObject | null | undefined), include_usage: true };
   if (ctx.endpoint === 'embeddings') delete body.encoding_format;
+}
+
+function streamBody(upstream: UpstreamResponse): Readable {
+  if ('whole' in upstream.body) throw new UpstreamError('upstream_error', 'The provider adapter answered a streamed call with a buffered body.');
+  return upstream.body;
 }
 
 function parseJsonObject(raw: Buffer): JsonObject {

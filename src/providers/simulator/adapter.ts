@@ -1,4 +1,5 @@
-import { ENDPOINT_PATHS, ENDPOINTS, type ProviderAdapter, type UpstreamRequest, type UpstreamResponse } from '../adapter.ts';
+import { ENDPOINT_PATHS, ENDPOINTS, type ProviderAdapter, type UpstreamRequest } from '../adapter.ts';
+import type { SimResponse } from './response.ts';
 import { ProbeError } from '../probe-error.ts';
 import { SimulatorEngine } from './engine.ts';
 import type { SimulatorOptions } from './options.ts';
@@ -8,7 +9,7 @@ import type { SimulatorOptions } from './options.ts';
  * The engine answers with Node streams exactly as an HTTP upstream would, so the relay cannot
  * tell the difference (a dropped connection is a body that errors).
  */
-export function createSimulatorAdapter(name: string, options: SimulatorOptions): ProviderAdapter & { readonly engine: SimulatorEngine } {
+export function createSimulatorAdapter(name: string, options: SimulatorOptions): Omit<ProviderAdapter, 'send'> & { readonly engine: SimulatorEngine; send(request: UpstreamRequest): Promise<SimResponse> } {
   const engine = new SimulatorEngine(options);
   // In process the provider block is both sides of the wire: the key the engine demands is the
   // key the gateway sends, as an HTTP provider's `api_key` would be.
@@ -18,7 +19,7 @@ export function createSimulatorAdapter(name: string, options: SimulatorOptions):
     type: 'simulator',
     capabilities: new Set(ENDPOINTS),
     engine,
-    send(request: UpstreamRequest): Promise<UpstreamResponse> {
+    send(request: UpstreamRequest): Promise<SimResponse> {
       return engine.handle({
         method: 'POST',
         path: ENDPOINT_PATHS[request.endpoint],

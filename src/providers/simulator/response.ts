@@ -9,6 +9,8 @@ import { SimDropError, renderError, type ErrorFormat } from './errors.ts';
  * whole bodies and let it drop a connection without sending headers.
  */
 export interface SimResponse extends UpstreamResponse {
+  /** Always a stream: the HTTP server and the in-process adapter pipe it. */
+  readonly body: Readable;
   /** The whole body, when it is not a stream. */
   readonly payload?: string;
   /** Fault: close the connection without answering. */
