@@ -27,19 +27,40 @@ export interface UpstreamResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /**
-   * Raw bytes: a JSON document, or SSE when the request streamed and status is 2xx. A streamed
-   * call's body is always a `Readable`; a non-streamed one may come as a `WholeBody`.
+   * Raw bytes: a JSON document, or SSE when the request streamed and status is 2xx. Adapters
+   * on raw HTTP handlers give a `WholeBody` for answers used only whole and a `PushedBody` for
+   * streams; in-process engines may hand over a Node `Readable` for either.
    */
-  readonly body: Readable | WholeBody;
+  readonly body: Readable | WholeBody | PushedBody;
 }
 
 /**
- * A body the adapter reads to its end itself, for calls whose answer is used only whole: no
- * stream object and no async iteration per response. `whole` rejects like a stream would
- * (transport error, abort) and refuses more than `MAX_RESPONSE_BYTES`.
+ * A body the adapter reads to its end itself, for answers used only whole: no stream object
+ * and no async iteration per response. `whole` rejects like a stream would (transport error,
+ * abort) and refuses more than `MAX_RESPONSE_BYTES`.
  */
 export interface WholeBody {
   readonly whole: Promise<Buffer>;
+}
+
+/** Where a `PushedBody` delivers: chunks, then exactly one of `end` or `error`. */
+export interface BodySink {
+  data(chunk: Buffer): void;
+  end(): void;
+  error(err: unknown): void;
+}
+
+/**
+ * A streamed body delivered by callbacks as the bytes arrive, with backpressure (`pause` stops
+ * reading the upstream socket until `resume`): no Readable and no promise per chunk.
+ */
+export interface PushedBody {
+  /** Starts delivery; chunks that arrived before are delivered first. Call once. */
+  consume(sink: BodySink): void;
+  pause(): void;
+  resume(): void;
+  /** Stops the transfer; nothing more is delivered. */
+  destroy(): void;
 }
 
 /** The most a gateway buffers of one upstream answer. */

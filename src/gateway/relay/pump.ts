@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
 import { GatewayError, UpstreamError } from '../../errors/gateway-error.ts';
+import type { PushedBody } from '../../providers/adapter.ts';
 import { serializeError, toGatewayError } from '../../errors/to-openai.ts';
 import { SseParser } from '../../protocol/sse/parser.ts';
 import { sseData } from '../../protocol/sse/writer.ts';
@@ -27,61 +27,86 @@ export interface PumpControl {
 
 /**
  * Moves an upstream SSE body to the client event by event. Backpressure: when the client's
- * socket is full, the upstream is not read until it drains. The response starts only with the
+ * socket is full, the upstream is paused until it drains. The response starts only with the
  * first event, so a failure before it is thrown and the request can still go to another
  * deployment. A failure after the first byte cannot change the status any more, so it is sent
  * as one `data:` error event and the response ends without `[DONE]`, which lets clients tell a
  * cut stream from a complete one.
  */
-export async function pumpStream(
-  upstream: Readable,
+export function pumpStream(
+  upstream: PushedBody,
   res: ServerResponse,
   transformer: StreamTransformer,
   signal: AbortSignal,
   control: PumpControl,
 ): Promise<StreamOutcome> {
-  const started = performance.now();
-  let firstByteMs: number | undefined;
-  // Events parsed from one upstream read are written with one socket write: a write per event
-  // costs a syscall each, and they would leave in the same tick anyway.
-  let pending = '';
-  const parser = new SseParser((event) => {
-    pending += transformer.event(event.data);
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    let firstByteMs: number | undefined;
+    let done = false;
+    // Events parsed from one upstream read are written with one socket write: a write per event
+    // costs a syscall each, and they would leave in the same tick anyway.
+    let pending = '';
+    const parser = new SseParser((event) => {
+      pending += transformer.event(event.data);
+    });
+    /** What is pending, taken for one write; opens the response before its first byte. */
+    const take = (): string => {
+      if (firstByteMs === undefined) {
+        control.open();
+        firstByteMs = performance.now() - started;
+      }
+      const text = pending;
+      pending = '';
+      return text;
+    };
+    const resume = (): void => upstream.resume();
+
+    const fail = (err: unknown): void => {
+      if (done) return;
+      done = true;
+      upstream.destroy();
+      const timeout = control.abortError();
+      if (timeout === undefined && (signal.aborted || res.destroyed)) return resolve({ end: 'client_aborted', firstByteMs });
+      const error = timeout ?? (err instanceof GatewayError ? err : streamFailure(err));
+      // Nothing reached the client yet: the caller may still answer with a status, or try elsewhere.
+      if (firstByteMs === undefined) return reject(error);
+      // Events parsed before the failure still go out, then the error event.
+      res.end(pending + sseData(serializeError(error)));
+      resolve({ end: 'upstream_failed', error, firstByteMs });
+    };
+
+    upstream.consume({
+      data(chunk) {
+        if (done) return;
+        control.read();
+        try {
+          parser.push(chunk);
+        } catch (err) {
+          return fail(err);
+        }
+        if (pending.length > 0 && !res.write(take())) {
+          upstream.pause();
+          whenDrained(res, resume);
+        }
+      },
+      end() {
+        if (done) return;
+        try {
+          parser.end();
+          if (!transformer.complete) throw new UpstreamError('upstream_error', 'The upstream closed the stream before it was complete.');
+          pending += transformer.finish();
+        } catch (err) {
+          return fail(err);
+        }
+        done = true;
+        // The tail and the end of the chunked body in one socket write.
+        res.end(take());
+        resolve({ end: 'complete', firstByteMs });
+      },
+      error: fail,
+    });
   });
-  /** What is pending, taken for one write; opens the response before its first byte. */
-  const take = (): string => {
-    if (firstByteMs === undefined) {
-      control.open();
-      firstByteMs = performance.now() - started;
-    }
-    const text = pending;
-    pending = '';
-    return text;
-  };
-  const flush = (): boolean => pending.length === 0 || res.write(take());
-  try {
-    for await (const chunk of upstream) {
-      control.read();
-      parser.push(chunk as Buffer);
-      if (!flush()) await drained(res);
-    }
-    parser.end();
-    if (!transformer.complete) throw new UpstreamError('upstream_error', 'The upstream closed the stream before it was complete.');
-    pending += transformer.finish();
-    // The tail and the end of the chunked body in one socket write.
-    res.end(take());
-    return { end: 'complete', firstByteMs };
-  } catch (err) {
-    upstream.destroy();
-    const timeout = control.abortError();
-    if (timeout === undefined && (signal.aborted || res.destroyed)) return { end: 'client_aborted', firstByteMs };
-    const error = timeout ?? (err instanceof GatewayError ? err : streamFailure(err));
-    // Nothing reached the client yet: the caller may still answer with a status, or try elsewhere.
-    if (firstByteMs === undefined) throw error;
-    // Events parsed before the failure still go out, then the error event.
-    res.end(pending + sseData(serializeError(error)));
-    return { end: 'upstream_failed', error, firstByteMs };
-  }
 }
 
 function streamFailure(err: unknown): GatewayError {
@@ -94,14 +119,13 @@ function streamFailure(err: unknown): GatewayError {
   return mapped.code === 'internal_error' ? new UpstreamError('upstream_error', 'The upstream stream failed.') : mapped;
 }
 
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
+/** Calls `then` once the client's socket drained, or closed (the abort then ends the stream). */
+function whenDrained(res: ServerResponse, then: () => void): void {
+  const done = (): void => {
+    res.off('drain', done);
+    res.off('close', done);
+    then();
+  };
+  res.on('drain', done);
+  res.on('close', done);
 }

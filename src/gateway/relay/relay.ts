@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { GatewayError, UpstreamError } from '../../errors/gateway-error.ts';
-import { MAX_RESPONSE_BYTES, type Endpoint, type UpstreamResponse } from '../../providers/adapter.ts';
-import type { Readable } from 'node:stream';
+import { MAX_RESPONSE_BYTES, type Endpoint, type PushedBody, type UpstreamResponse } from '../../providers/adapter.ts';
 import type { Usage } from '../../protocol/usage.ts';
 import type { JsonObject } from '../../protocol/validate/validate.ts';
 import { SSE_HEADERS } from '../../protocol/sse/writer.ts';
@@ -10,7 +9,7 @@ import { CallTimers } from '../routing/timeouts.ts';
 import { dispatch, gatewayTimeout } from './dispatch.ts';
 import { normalizeResponse } from './normalize.ts';
 import { pumpStream, type StreamEnd } from './pump.ts';
-import { readBody } from './read-body.ts';
+import { pushedBody, readBody } from './read-body.ts';
 import type { ResponseContext } from './response-context.ts';
 import { StreamTransformer } from './stream-transform.ts';
 import { readUpstreamError } from './upstream-error.ts';
@@ -161,9 +160,10 @@ function toUpstreamBody(ctx: ResponseContext, body: JsonObject, deployment: Depl
   if (ctx.endpoint === 'embeddings') delete body.encoding_format;
 }
 
-function streamBody(upstream: UpstreamResponse): Readable {
-  if ('whole' in upstream.body) throw new UpstreamError('upstream_error', 'The provider adapter answered a streamed call with a buffered body.');
-  return upstream.body;
+function streamBody(upstream: UpstreamResponse): PushedBody {
+  const body = pushedBody(upstream.body);
+  if (body === undefined) throw new UpstreamError('upstream_error', 'The provider adapter answered a streamed call with a buffered body.');
+  return body;
 }
 
 function parseJsonObject(raw: Buffer): JsonObject {

@@ -1,5 +1,4 @@
-import type { Readable } from 'node:stream';
-import type { WholeBody } from '../../providers/adapter.ts';
+import type { UpstreamResponse } from '../../providers/adapter.ts';
 import { codeForStatus } from '../../errors/catalog.ts';
 import { UpstreamError } from '../../errors/gateway-error.ts';
 import { readBody } from './read-body.ts';
@@ -12,7 +11,7 @@ const ERROR_BODY_LIMIT = 64 * 1024;
  * Statuses that describe the gateway's own relation to the upstream (its key, its quota) are
  * not the caller's fault and become 502, so a client never sees 401 for a key that is valid.
  */
-export async function readUpstreamError(status: number, headers: Readonly<Record<string, unknown>>, body: Readable | WholeBody, provider: string): Promise<UpstreamError> {
+export async function readUpstreamError(status: number, headers: Readonly<Record<string, unknown>>, body: UpstreamResponse['body'], provider: string): Promise<UpstreamError> {
   let text = '';
   try {
     text = (await readBody(body, ERROR_BODY_LIMIT)).toString('utf8');

@@ -2,7 +2,7 @@ import { Pool } from 'undici';
 import type { RawProvider } from '../../config/schema.ts';
 import { ENDPOINT_PATHS, ENDPOINTS, type ProviderAdapter, type UpstreamRequest, type UpstreamResponse } from '../adapter.ts';
 import { ProbeError } from '../probe-error.ts';
-import { requestWhole } from './whole-response.ts';
+import { requestRaw } from './raw-request.ts';
 
 const DEFAULT_TIMEOUTS = Object.freeze({
   connect_ms: 10_000,
@@ -17,9 +17,8 @@ const PROBE_BODY_LIMIT = 64 * 1024;
 /**
  * Any engine or vendor that speaks the OpenAI API (vLLM, SGLang, llama.cpp server, Ollama,
  * DeepSeek, DashScope compatible mode, Gitee AI, Infini-AI…). The body is forwarded as is:
- * one pooled keep-alive connection set per provider, no fetch and no web streams: a stream's
- * body comes back as undici's Node stream, a non-streamed answer is collected whole by a raw
- * dispatch handler (whole-response.ts).
+ * one pooled keep-alive connection set per provider, no fetch, no web streams and no Node
+ * stream per response: undici's raw handler API (raw-request.ts).
  */
 export function createOpenAICompatibleAdapter(name: string, config: RawProvider): ProviderAdapter {
   const base = new URL(config.base_url!);
@@ -46,14 +45,12 @@ export function createOpenAICompatibleAdapter(name: string, config: RawProvider)
     name,
     type: config.type,
     capabilities: new Set(ENDPOINTS),
-    async send(request: UpstreamRequest): Promise<UpstreamResponse> {
+    send(request: UpstreamRequest): Promise<UpstreamResponse> {
       const headers: Record<string, string> = { ...fixedHeaders, ...request.headers, 'x-request-id': request.requestId };
       const path = paths[request.endpoint]!;
       const body = JSON.stringify(request.body);
-      if (!request.stream) return requestWhole(pool, { method: 'POST', path, headers, body }, request.signal);
-      headers.accept = 'text/event-stream';
-      const res = await pool.request({ method: 'POST', path, headers, body, signal: request.signal });
-      return { status: res.statusCode, headers: res.headers, body: res.body };
+      if (request.stream) headers.accept = 'text/event-stream';
+      return requestRaw(pool, { method: 'POST', path, headers, body }, request.signal, request.stream);
     },
     async probe(signal: AbortSignal): Promise<void> {
       const res = await pool.request({ method: 'GET', path: modelsPath, headers: probeHeaders, signal });
