@@ -82,12 +82,12 @@ export function pumpStream(
         control.read();
         try {
           parser.push(chunk);
+          if (pending.length > 0 && !res.write(take())) {
+            upstream.pause();
+            whenDrained(res, resume);
+          }
         } catch (err) {
-          return fail(err);
-        }
-        if (pending.length > 0 && !res.write(take())) {
-          upstream.pause();
-          whenDrained(res, resume);
+          fail(err);
         }
       },
       end() {
@@ -96,12 +96,12 @@ export function pumpStream(
           parser.end();
           if (!transformer.complete) throw new UpstreamError('upstream_error', 'The upstream closed the stream before it was complete.');
           pending += transformer.finish();
+          // The tail and the end of the chunked body in one socket write.
+          res.end(take());
         } catch (err) {
           return fail(err);
         }
         done = true;
-        // The tail and the end of the chunked body in one socket write.
-        res.end(take());
         resolve({ end: 'complete', firstByteMs });
       },
       error: fail,
