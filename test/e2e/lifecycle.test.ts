@@ -1,5 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { simConfig, startGateway, type GatewayProcess } from '../helpers/gateway.ts';
 import { startSimProcess, type SimProcess } from '../helpers/sim.ts';
@@ -92,5 +95,21 @@ test('with no configuration at all: the built-in simulator models, a first accou
     assert.equal(gw.output().includes(`"${key}"`), false, 'the key never appears in structured logs');
   } finally {
     assert.equal(await gw.stop(), 0);
+  }
+});
+
+test('npm start\'s launcher: the gateway runs with its V8 flag and fills the compile cache, serves, and exits 0 on SIGTERM', async () => {
+  const cache = mkdtempSync(join(tmpdir(), 'maas-compile-cache-'));
+  try {
+    const gw = await startGateway({ entry: 'launcher', env: { NODE_COMPILE_CACHE: cache } });
+    const commandLine = readFileSync(`/proc/${gw.child.pid}/cmdline`, 'utf8').split('\0');
+    assert.ok(commandLine.includes('--max-semi-space-size=16'), commandLine.join(' '));
+    const answer = await gw.client().chat.completions.create({ model: 'Qwen3-4B-Instruct', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 });
+    assert.equal(answer.object, 'chat.completion');
+    assert.equal(await gw.stop(), 0);
+    const cached = readdirSync(cache, { recursive: true }).filter((name) => String(name).includes('/'));
+    assert.ok(cached.length > 10, `the compile cache holds the gateway's modules (${cached.length} entries)`);
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
   }
 });

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import OpenAI from 'openai';
 
 /** The operator key every test gateway runs with. */
@@ -26,9 +26,11 @@ export interface GatewayOptions {
   /** Written as the MAAS_CONFIG file (JSON is YAML). Omit to run on the built-in default. */
   readonly config?: unknown;
   readonly env?: Record<string, string>;
+  /** `launcher`: run `bin/maas.js start` as `npm start` does (its `#!` line, on the pinned node). Default `node src/main.ts`. */
+  readonly entry?: 'main' | 'launcher';
 }
 
-/** Starts `node src/main.ts` on an ephemeral port and waits until it listens. */
+/** Starts the gateway on an ephemeral port and waits until it listens. */
 export async function startGateway(options: GatewayOptions = {}): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'maas-gw-'));
   const env: Record<string, string> = {
@@ -45,7 +47,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     writeFileSync(path, JSON.stringify(options.config, null, 2));
     env.MAAS_CONFIG = path;
   }
-  const child = spawn(process.execPath, [join(ROOT, 'src/main.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (options.entry === 'launcher') env.PATH = `${dirname(process.execPath)}:${env.PATH ?? ''}`;
+  const [command, args] = options.entry === 'launcher' ? [join(ROOT, 'bin/maas.js'), ['start']] : [process.execPath, [join(ROOT, 'src/main.ts')]];
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
