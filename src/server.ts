@@ -13,7 +13,7 @@ import type { Router } from './gateway/routing/router.ts';
 import type { Limiter } from './limits/limiter.ts';
 import { rateLimitHeaders } from './limits/headers.ts';
 import type { Tenancy } from './admin/tenancy.ts';
-import { registerAdminRoutes, registerOwnerKeyRoutes } from './admin/routes.ts';
+import { registerAdminRoutes, registerOwnerRoutes } from './admin/routes.ts';
 import { registerBillingRoutes } from './admin/billing-routes.ts';
 import { registerDeploymentRoutes } from './admin/deployment-routes.ts';
 import type { PrivateDeployments } from './gateway/routing/private-deployments.ts';
@@ -77,7 +77,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     api.addHook('onRequest', reportLimits(deps.limiter));
     const models = modelRoutes(deps.router);
     const inference = { router: deps.router, limiter: deps.limiter, billing: deps.billing, attempts: deps.config.routing.attempts, logger: deps.logger };
-    registerOwnerKeyRoutes(api, deps.tenancy, '/maas/v1');
+    registerOwnerRoutes(api, deps.tenancy, '/maas/v1');
     registerAdminRoutes(api, deps.tenancy);
     if (deps.billing !== undefined) registerBillingRoutes(api, deps.billing, deps.tenancy);
     if (deps.privateDeployments !== undefined) registerDeploymentRoutes(api, { router: deps.router, deployments: deps.privateDeployments });

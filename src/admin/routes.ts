@@ -66,8 +66,12 @@ export function registerAdminRoutes(app: FastifyInstance, tenancy: Tenancy): voi
   });
 }
 
-/** Account owners manage their own keys with an account key; every call is scoped to it. */
-export function registerOwnerKeyRoutes(app: FastifyInstance, tenancy: Tenancy, prefix: string): void {
+/** What an account key may see and do about its own account (its balance and plan, its keys); every call is scoped to it. */
+export function registerOwnerRoutes(app: FastifyInstance, tenancy: Tenancy, prefix: string): void {
+  app.get(`${prefix}/account`, async (request, reply) => {
+    const owner = requireOwner(request);
+    json(reply, 200, presentAccount(await tenancy.getAccount(owner.accountId)));
+  });
   app.get(`${prefix}/keys`, async (request, reply) => {
     const owner = requireOwner(request);
     json(reply, 200, list((await tenancy.listKeys(owner.accountId)).map((k) => presentKey(k))));

@@ -86,6 +86,8 @@ describe('per-request billing', () => {
     assert.equal(nanos(b.headers.get('x-maas-cost')!), costB);
     assert.equal(nanos(b.headers.get('x-maas-balance')!), nanos('10') - costA - costB);
     assert.equal(nanos(await balanceOf(id)), nanos('10') - costA - costB);
+    const own = await call('GET', '/maas/v1/account', key);
+    assert.deepEqual([own.json.id, nanos(own.json.balance as string), own.json.held], [id, nanos('10') - costA - costB, '0'], 'the owner reads the same balance');
 
     const byChip = await admin('GET', `/admin/v1/usage?account_id=${id}&group_by=chip`);
     const rows = Object.fromEntries((byChip.json.data as Json[]).map((r) => [r.chip, r]));

@@ -132,6 +132,11 @@ describe('accounts and keys', () => {
     assert.equal((await call('GET', '/admin/v1/accounts', a.key)).status, 403);
     assert.equal((await call('POST', '/admin/v1/keys', a.key, { account_id: 'x' })).status, 403);
     assert.equal((await call('DELETE', `/maas/v1/keys/${mine.json.id as string}`, a.key)).status, 200);
+    const own = await call('GET', '/maas/v1/account', a.key);
+    assert.equal(own.status, 200);
+    assert.deepEqual([own.json.object, own.json.name, own.json.plan], ['account', 'A', 'open']);
+    assert.notEqual(own.json.id, (await call('GET', '/maas/v1/account', b.key)).json.id);
+    assert.equal((await call('GET', '/maas/v1/account', gw.adminKey)).status, 403, 'the admin key has no account of its own');
   });
 
   test('bad admin input → 400 naming the field', async () => {
