@@ -39,7 +39,7 @@ export async function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGatew
   const config = loadConfig(env);
   const logger = createLogger(config.logLevel);
   // The store logs migrations it applied and PostgreSQL connections it lost through our logger.
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger });
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger, backgroundCheckpoints: true });
   const repos = createRepositories(store);
   const adminHash = await adminKeyHash(config, repos);
 

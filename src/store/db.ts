@@ -8,6 +8,7 @@ import { migrationProvider } from './migrations/index.ts';
 import type { Database } from './schema.ts';
 import { NodeSqliteDialect } from './sqlite/dialect.ts';
 import { openNodeSqlite } from './sqlite/node-sqlite.ts';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES, BackgroundCheckpointer } from './sqlite/checkpointer.ts';
 
 export type { StoreLogger };
 
@@ -27,6 +28,8 @@ export interface StoreOptions {
   readonly databaseUrl?: string | undefined;
   readonly dataDir: string;
   readonly logger?: StoreLogger | undefined;
+  /** SQLite: checkpoint the WAL on a worker thread (sqlite/checkpointer.ts). For the long-running gateway, not for CLI commands. */
+  readonly backgroundCheckpoints?: boolean;
 }
 
 export const SQLITE_FILE = 'maas.db';
@@ -44,8 +47,18 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     await db.destroy().catch(() => {});
     throw err;
   }
+  const checkpointer = sqlite !== undefined && options.backgroundCheckpoints === true ? startCheckpointer(sqlite, options.dataDir) : undefined;
   let closing: Promise<void> | undefined;
-  return { db, dialect, ...(sqlite && { sqlite }), close: () => (closing ??= db.destroy()) };
+  const close = async (): Promise<void> => {
+    await checkpointer?.stop();
+    await db.destroy();
+  };
+  return { db, dialect, ...(sqlite && { sqlite }), close: () => (closing ??= close()) };
+}
+
+function startCheckpointer(sqlite: SqliteDatabase, dataDir: string): BackgroundCheckpointer {
+  sqlite.prepare(`PRAGMA wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`).all([]);
+  return new BackgroundCheckpointer(join(dataDir, SQLITE_FILE));
 }
 
 function connect(options: StoreOptions): { db: Kysely<Database>; dialect: Dialect; sqlite?: SqliteDatabase } {
