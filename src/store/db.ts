@@ -19,6 +19,8 @@ export interface Store {
   readonly dialect: Dialect;
   /** SQLite only: the connection under `db`, for work that runs synchronously (sqlite/sync-runner.ts). */
   readonly sqlite?: SqliteDatabase;
+  /** Told after every group commit (SQLite with background checkpoints: paces the checkpointer). */
+  readonly committed?: () => void;
   /** Closes the pool or the file; calling it again is harmless. */
   close(): Promise<void>;
 }
@@ -53,7 +55,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     await checkpointer?.stop();
     await db.destroy();
   };
-  return { db, dialect, ...(sqlite && { sqlite }), close: () => (closing ??= close()) };
+  return { db, dialect, ...(sqlite && { sqlite }), ...(checkpointer && { committed: () => checkpointer.committed() }), close: () => (closing ??= close()) };
 }
 
 function startCheckpointer(sqlite: SqliteDatabase, dataDir: string): BackgroundCheckpointer {

@@ -21,7 +21,7 @@ export function createRepositories(store: Store, options: { now?: () => number }
     accounts: new AccountRepository(store.db, now),
     apiKeys: new ApiKeyRepository(store.db, now),
     settings: new SettingsRepository(store.db, now),
-    billing: new KyselyBillingStore(store.db, store.sqlite && sqliteSyncRunner(store.db, store.sqlite)),
+    billing: new KyselyBillingStore(store.db, store.sqlite && sqliteSyncRunner(store.db, store.sqlite, store.committed)),
     deployments: new DeploymentRepository(store.db, now),
   };
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, SQLITE_FILE } from '../../src/store/db.ts';
 import { createRepositories } from '../../src/store/index.ts';
-import { BACKSTOP_AUTOCHECKPOINT_PAGES } from '../../src/store/sqlite/checkpointer.ts';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES, COMMITS_PER_CHECKPOINT } from '../../src/store/sqlite/checkpointer.ts';
 
 /** Holds placed and settled, as a gateway would: each batch commits WAL frames. */
 async function bill(dataDir: string, backgroundCheckpoints: boolean): Promise<{ dbBytes: number; walBytes: number }> {
@@ -15,7 +15,8 @@ async function bill(dataDir: string, backgroundCheckpoints: boolean): Promise<{ 
     const account = await repos.accounts.create({ name: 'wal', plan: 'enterprise' });
     await repos.billing.credit(account.id, 10n ** 15n, 'topup', 'test');
     const dbBefore = statSync(join(dataDir, SQLITE_FILE)).size;
-    for (let i = 0; i < 40; i++) {
+    // Two commits per request: enough for one checkpoint round, too few pages for SQLite's own.
+    for (let i = 0; i < COMMITS_PER_CHECKPOINT / 2 + 1; i++) {
       const requestId = `req_wal_${i}`;
       await repos.billing.placeHold({ requestId, accountId: account.id, keyId: 'k', model: 'm', chip: 'c', deploymentId: 'm#0', provider: 'p', amount: 10n, price: null, startedAt: Date.now() });
       await repos.billing.settle({ requestId, promptTokens: 1, completionTokens: 1, cachedTokens: 0, cost: 0n, status: 'ok', httpStatus: 200, latencyMs: 1, ttftMs: null, endedAt: Date.now() });
@@ -32,7 +33,7 @@ test('the gateway store checkpoints its WAL on a worker; without it the commits 
   try {
     const background = await bill(dirs[0]!, true);
     const inline = await bill(dirs[1]!, false);
-    // 80 commits of a few pages each stay below SQLite's automatic checkpoint (1,000 pages): without
+    // ~66 commits of a few pages each stay below SQLite's automatic checkpoint (1,000 pages): without
     // the worker every page is still only in the WAL and the database file has not grown…
     assert.ok(inline.walBytes > 0, 'the commits went to the WAL');
     assert.equal(inline.dbBytes, 0, 'no checkpoint ran on the event loop');

@@ -13,7 +13,7 @@ const ROLLBACK = CompiledQuery.raw('ROLLBACK');
  * Kysely's connection lock (`db.connection()`), so it never lands inside a transaction Kysely
  * has open on the same connection for other repositories.
  */
-export function sqliteSyncRunner(db: Kysely<Database>, connection: SqliteDatabase): TransactionRunner {
+export function sqliteSyncRunner(db: Kysely<Database>, connection: SqliteDatabase, committed?: () => void): TransactionRunner {
   const execute = (query: CompiledQuery): readonly unknown[] => connection.prepare(query.sql).all(query.parameters);
   return {
     run: (ops) =>
@@ -22,6 +22,7 @@ export function sqliteSyncRunner(db: Kysely<Database>, connection: SqliteDatabas
         try {
           const out = runOpsSync(ops, execute);
           execute(COMMIT);
+          committed?.();
           return out;
         } catch (err) {
           rollback(execute);
