@@ -18,7 +18,7 @@ const { values } = parseArgs({
   options: {
     rpm: { type: 'string', default: '600' },
     duration: { type: 'string', default: '5' },
-    repeats: { type: 'string', default: '3' },
+    repeats: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '8' },
   },
 });
