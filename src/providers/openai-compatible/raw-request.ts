@@ -1,5 +1,5 @@
 import type { Dispatcher, Pool } from 'undici';
-import { MAX_RESPONSE_BYTES, type BodySink, type PushedBody, type UpstreamResponse } from '../adapter.ts';
+import { MAX_RESPONSE_BYTES, type BodySink, type PushedBody, type UpstreamResponse, type WholeBody } from '../adapter.ts';
 
 /**
  * One upstream call on undici's raw handler API instead of `request()`: no Readable, no async
@@ -46,10 +46,9 @@ class RawCall implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
-    const pushed = this.#stream && status < 300;
-    const body = pushed ? new PushedStream(controller) : new WholeCollector(controller);
-    this.#body = body;
-    this.#resolveHead({ status, headers, body: body instanceof PushedStream ? body : { whole: body.whole } });
+    // Both are the body kinds of adapter.ts as they are: a WholeCollector is a WholeBody, a PushedStream a PushedBody.
+    this.#body = this.#stream && status < 300 ? new PushedStream(controller) : new WholeCollector(controller);
+    this.#resolveHead({ status, headers, body: this.#body });
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -69,7 +68,7 @@ class RawCall implements Dispatcher.DispatchHandler {
 }
 
 /** Chunks collected to the end, refusing more than MAX_RESPONSE_BYTES. */
-class WholeCollector {
+class WholeCollector implements WholeBody {
   readonly whole: Promise<Buffer>;
   readonly #controller: Dispatcher.DispatchController;
   readonly #chunks: Buffer[] = [];
