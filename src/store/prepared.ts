@@ -1,4 +1,4 @@
-import { sql, type CompiledQuery, type QueryResult, type RawBuilder } from 'kysely';
+import { sql, type CompiledQuery, type RawBuilder } from 'kysely';
 
 /**
  * Statements compiled once. Kysely builds an operation tree and compiles it to SQL on every
@@ -18,11 +18,6 @@ class Slot {
 
 /** What compiles a statement: a Kysely instance (its dialect). */
 export type Compiler = Parameters<RawBuilder<unknown>['compile']>[0];
-/** What runs one: a Kysely instance or one of its transactions. */
-export interface Executor {
-  executeQuery<R>(query: CompiledQuery<R>): Promise<QueryResult<R>>;
-}
-
 /**
  * A store operation written once for every way of running it: it yields each query it needs and
  * is resumed with that query's rows. The group commit drives it synchronously on SQLite (no
@@ -73,13 +68,10 @@ export class Statement<Row = Record<string, unknown>> {
     return this.#compiled.query.sql;
   }
 
-  /** Runs with `args` (argument i fills every `arg(i)`) and returns the rows (RETURNING, SELECT; none otherwise). */
-  async rows(db: Executor, args: readonly unknown[]): Promise<Row[]> {
-    const result = await db.executeQuery<Row>(bind(this.#compiled, args));
-    return result.rows as Row[];
-  }
-
-  /** The same inside an operation: `const rows = yield* statement.step(args)`. */
+  /**
+   * Inside an operation (group-commit.ts): runs with `args` — argument i fills every `arg(i)` —
+   * and returns the rows (RETURNING, SELECT; none otherwise): `const rows = yield* statement.step(args)`.
+   */
   *step(args: readonly unknown[]): Step<Row[]> {
     return (yield bind(this.#compiled, args)) as Row[];
   }
@@ -108,12 +100,7 @@ export class MultiInsert {
     return this.#width;
   }
 
-  /** Inserts the rows whose values, `width` per row, are concatenated in `values`. */
-  async insert(db: Executor, values: readonly unknown[]): Promise<void> {
-    for (const [statement, args] of this.#split(values)) await statement.rows(db, args);
-  }
-
-  /** The same inside an operation. */
+  /** Inside an operation: inserts the rows whose values, `width` per row, are concatenated in `values`. */
   *step(values: readonly unknown[]): Step<void> {
     for (const [statement, args] of this.#split(values)) yield* statement.step(args);
   }
