@@ -21,7 +21,7 @@ function requireAdmin(request: FastifyRequest): void {
 function requireOwner(request: FastifyRequest): Principal & { accountId: string } {
   const principal = request.principal;
   if (principal?.role !== 'user' || principal.accountId === undefined) {
-    throw new GatewayError('permission_denied', 'Managing your own keys needs an account key.');
+    throw new GatewayError('permission_denied', 'This endpoint is about your own account: call it with one of its API keys (the admin key belongs to no account).');
   }
   return principal as Principal & { accountId: string };
 }
