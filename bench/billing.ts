@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadgenConfig, LoadgenResult } from './loadgen.ts';
-import { cpuMs, cpuTicks, gatewayArgs, isNoisy, measureMachineLoad, rssMb, type MachineLoad } from './proc.ts';
+import { cpuMs, cpuTicks, gatewayArgs, isNoisy, measureMachineLoad, rssMb, startNode, type MachineLoad, type StartedNode } from './proc.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
@@ -60,24 +60,11 @@ function pinned(cpu: string, args: readonly string[]): [string, string[]] {
   return pin ? ['taskset', ['-c', cpu, process.execPath, ...args]] : [process.execPath, [...args]];
 }
 
-/** Starts a node process and resolves once its output matched `pattern` (first group: the URL). */
-function start(cpu: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, pattern: RegExp): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const [cmd, argv] = pinned(cpu, args);
-  const child = spawn(cmd, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts a node process (killed when the benchmark ends) and resolves once it printed `pattern`. */
+function start(cpu: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, pattern: RegExp): Promise<StartedNode> {
+  const { child, started } = startNode({ cpu: pin ? cpu : undefined, args, env, cwd, pattern });
   live.add(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${out}`)), 30_000);
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code}):\n${out}`)));
-    child.stdout!.on('data', () => {
-      const m = pattern.exec(out);
-      if (m === null) return;
-      clearTimeout(timer);
-      resolve({ child, url: m[1]!, output: () => out });
-    });
-  });
+  return started;
 }
 
 /** `--rev`: that commit's src/ in a temp dir next to a link to our node_modules (as bench/load.ts does). */

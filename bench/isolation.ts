@@ -6,11 +6,11 @@
  *
  *   node bench/isolation.ts [--rpm 600] [--duration 5] [--repeats 3] [--concurrency 8]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gatewayArgs } from './proc.ts';
+import { gatewayArgs, startNode, type StartedNode } from './proc.ts';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 
@@ -28,25 +28,12 @@ const REPEATS = Number(values.repeats);
 const CONCURRENCY = Number(values.concurrency);
 const FLOOD_PER_SECOND = (RPM / 60) * 10;
 const ROOT = new URL('..', import.meta.url).pathname;
-const NODE = process.execPath;
 const children: ChildProcess[] = [];
 
-function start(cpu: string, args: string[], env: NodeJS.ProcessEnv, pattern: RegExp): Promise<{ url: string; output: () => string }> {
-  const child = spawn('taskset', ['-c', cpu, NODE, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(cpu: string, args: string[], env: NodeJS.ProcessEnv, pattern: RegExp): Promise<StartedNode> {
+  const { child, started } = startNode({ cpu, args, env, cwd: ROOT, pattern, timeoutMs: 20_000 });
   children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${out}`)), 20_000);
-    child.stdout!.on('data', () => {
-      const m = pattern.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ url: m[1]!, output: () => out });
-      }
-    });
-  });
+  return started;
 }
 
 const BODY = JSON.stringify({ model: 'bench-model', messages: [{ role: 'user', content: 'hi' }], max_tokens: 32 });

@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -123,3 +124,41 @@ export function gatewayArgs(codeRoot: string): string[] {
   return [...flags, launcher, 'start'];
 }
 
+export interface StartedNode {
+  readonly child: ChildProcess;
+  /** The first group of the line that announced the process (its URL). */
+  readonly url: string;
+  /** Everything it printed so far, stdout and stderr. */
+  output(): string;
+}
+
+/**
+ * Starts `node args…` (pinned to `cpu` with taskset unless `cpu` is undefined) and resolves once
+ * its output matches `pattern`; rejects if it exits first or stays silent for `timeoutMs`.
+ */
+export function startNode(options: {
+  readonly cpu: string | undefined;
+  readonly args: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  readonly pattern: RegExp;
+  readonly timeoutMs?: number;
+}): { child: ChildProcess; started: Promise<StartedNode> } {
+  const { cpu, args, pattern } = options;
+  const [cmd, argv] = cpu === undefined ? [process.execPath, [...args]] : ['taskset', ['-c', cpu, process.execPath, ...args]];
+  const child = spawn(cmd, argv, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const started = new Promise<StartedNode>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${out}`)), options.timeoutMs ?? 30_000);
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code}):\n${out}`)));
+    child.stdout!.on('data', () => {
+      const m = pattern.exec(out);
+      if (m === null) return;
+      clearTimeout(timer);
+      resolve({ child, url: m[1]!, output: () => out });
+    });
+  });
+  return { child, started };
+}
