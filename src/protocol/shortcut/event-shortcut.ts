@@ -51,17 +51,12 @@ export class EventShortcut {
       }
     }
     if (!open || modelAt === -1) return undefined;
-    const renamed = this.#renamed(data, modelAt);
-    if (renamed === undefined) return undefined;
-    return this.#withUsage(renamed.text, usageAt === -1 || usageAt < modelAt ? usageAt : usageAt + renamed.shift);
-  }
-
-  /** The event with the public model name; `shift`: how far text after the name moved. */
-  #renamed(data: string, at: number): { text: string; shift: number } | undefined {
-    if (data.startsWith(this.#publicName, at)) return { text: data, shift: 0 };
+    if (data.startsWith(this.#publicName, modelAt)) return this.#withUsage(data, usageAt);
+    // The upstream's name: renamed in place; a "usage" after it moves by the difference in length.
     const upstream = this.#upstreamName;
-    if (upstream === undefined || !data.startsWith(upstream, at)) return undefined;
-    return { text: data.slice(0, at) + this.#publicName + data.slice(at + upstream.length), shift: this.#publicName.length - upstream.length };
+    if (upstream === undefined || !data.startsWith(upstream, modelAt)) return undefined;
+    const renamed = data.slice(0, modelAt) + this.#publicName + data.slice(modelAt + upstream.length);
+    return this.#withUsage(renamed, usageAt < modelAt ? usageAt : usageAt + this.#publicName.length - upstream.length);
   }
 
   /** `"usage":null` kept, dropped or added, as the client asked (`at`: where `"usage"` starts, or -1). */

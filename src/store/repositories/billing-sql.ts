@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { arg, MultiInsert, Statement, type Compiler } from '../prepared.ts';
+import type { HoldsTable } from '../schema.ts';
 
 /** Money goes to SQL as decimal text cast to BIGINT: exact in both dialects, whatever a driver does with bigint. */
 const big = (i: number) => sql`CAST(${arg(i)} AS BIGINT)`;
@@ -23,18 +24,8 @@ function multiInsert(db: Compiler, table: string, columns: readonly string[], mo
 
 export interface ReserveRow { available: string }
 export interface BalanceRow { balance: string }
-/** A hold as the settlement reads it back (DELETE … RETURNING): what its usage record repeats. */
-export interface ReleasedHold {
-  account_id: string;
-  key_id: string;
-  model: string;
-  chip: string;
-  deployment_id: string;
-  provider: string;
-  amount: string;
-  price: string | null;
-  started_at: string | number;
-}
+/** A hold as the settlement reads it back (DELETE … RETURNING, money cast to text): what its usage record repeats. */
+export type ReleasedHold = Omit<HoldsTable, 'request_id' | 'amount' | 'started_at'> & { amount: string; started_at: string | number };
 
 /**
  * The billing store's write statements, compiled once for one database. Each balance change is
