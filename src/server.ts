@@ -7,7 +7,9 @@ import type { Authenticator } from './gateway/admission/authenticator.ts';
 import { extractApiKey } from './gateway/admission/credentials.ts';
 import { requestIdOf } from './gateway/request-id.ts';
 import type { Principal } from './gateway/admission/principal.ts';
-import { inferenceHandler, type InferenceDeps } from './gateway/routes/inference.ts';
+import { inferenceHandler } from './gateway/routes/inference.ts';
+import { billingOn } from './gateway/settlement/billing-session.ts';
+import type { BillingStore } from './billing/types.ts';
 import { modelRoutes } from './gateway/routes/models.ts';
 import type { Router } from './gateway/routing/router.ts';
 import type { Limiter } from './limits/limiter.ts';
@@ -31,7 +33,8 @@ export interface ServerDeps {
   readonly authenticator: Authenticator;
   readonly limiter: Limiter;
   readonly tenancy: Tenancy;
-  readonly billing: InferenceDeps['billing'];
+  /** Undefined when billing is switched off. */
+  readonly billing: BillingStore | undefined;
   /** Accounts' own engines (/maas/v1/deployments) and the admin view of all deployments. */
   readonly privateDeployments?: PrivateDeployments;
 }
@@ -76,7 +79,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     api.addHook('onRequest', authenticate(deps.authenticator));
     api.addHook('onRequest', reportLimits(deps.limiter));
     const models = modelRoutes(deps.router);
-    const inference = { router: deps.router, limiter: deps.limiter, billing: deps.billing, attempts: deps.config.routing.attempts, logger: deps.logger };
+    const inference = { router: deps.router, limiter: deps.limiter, billing: deps.billing && billingOn(deps.billing), attempts: deps.config.routing.attempts, logger: deps.logger };
     registerOwnerRoutes(api, deps.tenancy, '/maas/v1');
     registerAdminRoutes(api, deps.tenancy);
     if (deps.billing !== undefined) registerBillingRoutes(api, deps.billing, deps.tenancy);

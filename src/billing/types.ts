@@ -28,7 +28,8 @@ export interface HoldRequest {
 }
 
 export type HoldResult =
-  | { readonly ok: true; readonly available: bigint }
+  /** `balance`: the account's balance as the hold committed (the hold itself does not change it). */
+  | { readonly ok: true; readonly available: bigint; readonly balance: bigint }
   | { readonly ok: false; readonly available: bigint };
 
 export type UsageStatus = 'ok' | 'error' | 'aborted' | 'cut' | 'unsettled';
@@ -122,6 +123,8 @@ export interface BillingStore {
   ledger(accountId: string, options?: { limit?: number }): Promise<LedgerEntry[]>;
   usage(query: UsageQuery): Promise<UsageGroup[]>;
   usageRecords(query: UsageQuery & { limit?: number }): Promise<UsageRecord[]>;
+  /** Resolves once every hold, settlement and credit submitted so far is durable (or failed): before the store closes. */
+  settled(): Promise<void>;
   /** At start: every hold left open by a crash is settled at its held amount, status 'unsettled'. */
   recoverOpenHolds(now: number): Promise<number>;
   verify(): Promise<VerifyReport[]>;

@@ -91,6 +91,8 @@ export async function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGatew
       clearInterval(refresher);
       await Promise.all([prober.stop(), engineMetrics.stop()]);
       await drain(app, config.server.shutdownTimeoutMs);
+      // Answers leave before their settlement commits: let the last ones land before the store closes.
+      await repos.billing.settled();
       await privateDeployments.close();
       await Promise.allSettled([...adapters.values()].map((a) => a.close()));
       await store.close();

@@ -100,6 +100,8 @@ export class GroupCommit {
   #queue: Pending[] = [];
   #running: Promise<void> | undefined;
   #scheduled = false;
+  /** The newest submission: batches run in order, so when it is done, so is everything before it. */
+  #last: Promise<unknown> = Promise.resolve();
   /** Transactions committed (for tests and metrics). */
   commits = 0;
   /** Batches that failed as a whole and were retried one operation per transaction (for tests). */
@@ -110,13 +112,23 @@ export class GroupCommit {
   }
 
   submit<T>(op: Op<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
+    const done = new Promise<T>((resolve, reject) => {
       this.#queue.push({ op, resolve: resolve as (value: unknown) => void, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
         setImmediate(() => void this.#drain());
       }
     });
+    this.#last = done;
+    return done;
+  }
+
+  /** Resolves once every operation submitted so far has committed or failed (before closing the store). */
+  settled(): Promise<void> {
+    return this.#last.then(
+      () => {},
+      () => {},
+    );
   }
 
   async #drain(): Promise<void> {

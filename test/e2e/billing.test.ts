@@ -121,6 +121,25 @@ describe('per-request billing', () => {
     assert.equal((await admin('GET', '/admin/v1/ledger/verify')).json.ok, true);
   });
 
+  test('concurrent answers leave before their settlement commits; each x-maas-balance counts every charge before it', async () => {
+    const { id, key } = await account('10');
+    // Different lengths give different costs; a shared time to first token keeps them in flight together.
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        call('POST', '/v1/chat/completions', key, { model: 'megrez', messages: [{ role: 'user', content: 'x' }], max_tokens: 40, sim: { output_tokens: 3 + i, ttft_ms: 200 } }, { 'x-ai-provider': 'sim' }),
+      ),
+    );
+    assert.deepEqual(answers.map((a) => a.status), Array(10).fill(200));
+    // Each answer's balance is 10 minus every cost charged up to and including its own, so in
+    // descending order the steps between balances are exactly the answers' costs.
+    const balances = answers.map((a) => nanos(a.headers.get('x-maas-balance')!)).sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
+    const steps = balances.map((b, i) => (i === 0 ? nanos('10') : balances[i - 1]!) - b);
+    const costs = answers.map((a) => nanos(a.headers.get('x-maas-cost')!));
+    const order = (x: bigint[]) => [...x].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    assert.deepEqual(order(steps), order(costs));
+    assert.equal(nanos(await balanceOf(id)), balances.at(-1), 'the last answer\'s balance is the committed one');
+  });
+
   test('a stream reports its cost in the usage chunk', async () => {
     const { key } = await account('5');
     const client = new OpenAI({ baseURL: gw.baseURL, apiKey: key, maxRetries: 0 });
@@ -225,14 +244,48 @@ describe('durability', () => {
     }
   });
 
+  test('SIGTERM with answers in flight: each is settled at its real cost before the gateway exits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'maas-term-'));
+    const config = billingConfig(sim.baseURL);
+    try {
+      const first = await startGateway({ config, env: { MAAS_DATA_DIR: dir } });
+      const before = nanos((await call2(first, '/maas/v1/account', first.apiKey)).balance as string);
+      await sim.reset();
+      const body = { model: 'megrez', messages: [{ role: 'user', content: 'x' }], max_tokens: 40, sim: { output_tokens: 7, ttft_ms: 400 } };
+      const answers = Array.from({ length: 6 }, () =>
+        fetch(`${first.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${first.apiKey}`, 'content-type': 'application/json', 'x-ai-provider': 'sim' }, body: JSON.stringify(body) }),
+      );
+      for (let i = 0; i < 100 && (await sim.stats()).by_endpoint.chat < 6; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await first.stop('SIGTERM'), 0);
+      const costs = await Promise.all(answers.map(async (a) => {
+        const res = await a;
+        assert.equal(res.status, 200);
+        return nanos(res.headers.get('x-maas-cost')!);
+      }));
+
+      const second = await startGateway({ config, env: { MAAS_DATA_DIR: dir } });
+      try {
+        const after = nanos((await call2(second, '/maas/v1/account', first.apiKey)).balance as string);
+        // An unsettled hold would have been charged its maximum at restart, not the real cost.
+        assert.equal(after, before - costs.reduce((a, b) => a + b, 0n));
+        assert.equal(((await call2(second, '/admin/v1/usage')).totals as Json).requests, 6);
+        assert.equal((await call2(second, '/admin/v1/ledger/verify')).ok, true);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('maas ledger verify is clean after all of it', async () => {
     const verify = await admin('GET', '/admin/v1/ledger/verify');
     assert.equal(verify.json.ok, true, JSON.stringify(verify.json));
   });
 });
 
-async function call2(g: GatewayProcess, path: string): Promise<Json> {
-  return (await (await fetch(`${g.url}${path}`, { headers: { authorization: `Bearer ${g.adminKey}` } })).json()) as Json;
+async function call2(g: GatewayProcess, path: string, key = g.adminKey): Promise<Json> {
+  return (await (await fetch(`${g.url}${path}`, { headers: { authorization: `Bearer ${key}` } })).json()) as Json;
 }
 
 function formatNanos(n: bigint): string {

@@ -63,8 +63,8 @@ export interface RelayResult {
 export interface RelayHooks {
   /** Sends a complete JSON answer, with extra headers (cost, balance) when given. */
   sendJson(status: number, body: Buffer | string, headers: Readonly<Record<string, string>> | undefined): void;
-  /** Non-streaming: runs once usage is known and before the answer leaves (settlement), returning headers to add. */
-  beforeSend?(usage: Usage): Promise<Readonly<Record<string, string>> | undefined>;
+  /** Non-streaming: runs once usage is known, just before the answer leaves (settlement), returning headers to add. */
+  beforeSend?(usage: Usage): Readonly<Record<string, string>> | undefined;
   /** Streaming: the cost (decimal yuan) reported as `usage.cost` in the final usage chunk. */
   costOf?(usage: Usage): string;
 }
@@ -141,7 +141,7 @@ export async function relay(call: RelayCall, hooks: RelayHooks): Promise<RelayRe
       answer = normalized.changed ? JSON.stringify(doc) : raw;
       usage = normalized.usage;
     }
-    hooks.sendJson(200, answer, await hooks.beforeSend?.(usage));
+    hooks.sendJson(200, answer, hooks.beforeSend?.(usage));
     return { status: 200, usage, end: 'complete', error: undefined, firstByteMs: null };
   } finally {
     timers.stop();

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formatYuan } from '../../billing/money.ts';
-import type { BillingStore, UsageStatus } from '../../billing/types.ts';
+import type { UsageStatus } from '../../billing/types.ts';
 import { GatewayError, UpstreamError } from '../../errors/gateway-error.ts';
 import { toGatewayError } from '../../errors/to-openai.ts';
 import type { Logger } from '../../observability/logger.ts';
@@ -10,12 +10,12 @@ import { relay, type ClientWishes, type RelayResult } from '../relay/relay.ts';
 import type { Deployment } from '../routing/catalog.ts';
 import { classifyFailure, failureReason } from '../routing/failure.ts';
 import type { Route, Router } from '../routing/router.ts';
-import { BillingSession } from '../settlement/billing-session.ts';
+import { BillingSession, type Billing } from '../settlement/billing-session.ts';
 
 export interface AttemptDeps {
   readonly router: Router;
   /** Undefined when billing is switched off. */
-  readonly billing: BillingStore | undefined;
+  readonly billing: Billing | undefined;
   /** Deployments tried per request, the first included. */
   readonly attempts: number;
   readonly logger: Logger;
@@ -111,7 +111,7 @@ async function attemptOnce(deps: AttemptDeps, call: AttemptRequest, deployment: 
           if (headers) reply.headers(headers);
           reply.code(status).header('content-type', 'application/json').send(payload);
         },
-        beforeSend: session && ((usage) => session.settleForHeaders(usage).catch(() => undefined)),
+        beforeSend: session && ((usage) => session.settleForHeaders(usage)),
         costOf: session && ((usage) => formatYuan(session.cost(usage))),
       },
     );

@@ -1,5 +1,4 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { BillingStore } from '../../billing/types.ts';
 import { GatewayError, invalidRequest, modelNotFound } from '../../errors/gateway-error.ts';
 import { rateLimitHeaders } from '../../limits/headers.ts';
 import type { Limiter } from '../../limits/limiter.ts';
@@ -10,6 +9,7 @@ import { admit, estimateRequestTokens, maxOutputTokens } from '../admission/limi
 import { mayUseModel, type Principal } from '../admission/principal.ts';
 import { clientWishes } from '../relay/relay.ts';
 import { billingIdOf } from '../request-id.ts';
+import type { Billing } from '../settlement/billing-session.ts';
 import type { Route, Router } from '../routing/router.ts';
 import { relayWithFailover } from './failover.ts';
 
@@ -17,7 +17,7 @@ export interface InferenceDeps {
   readonly router: Router;
   readonly limiter: Limiter;
   /** Undefined when billing is switched off (benchmarks, free deployments). */
-  readonly billing: BillingStore | undefined;
+  readonly billing: Billing | undefined;
   /** Deployments tried per request, the first included. */
   readonly attempts: number;
   readonly logger: Logger;

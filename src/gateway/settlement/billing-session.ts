@@ -4,8 +4,19 @@ import type { BillingStore, UsageStatus } from '../../billing/types.ts';
 import { GatewayError } from '../../errors/gateway-error.ts';
 import type { Usage } from '../../protocol/usage.ts';
 import type { Deployment } from '../routing/catalog.ts';
+import { BalanceProjection } from './balance-projection.ts';
 
 const NO_USAGE: Usage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0, reported: false };
+
+/** The data plane's billing: the store, and the balances projected for answers that leave before their settlement commits. */
+export interface Billing {
+  readonly store: BillingStore;
+  readonly balances: BalanceProjection;
+}
+
+export function billingOn(store: BillingStore): Billing {
+  return { store, balances: new BalanceProjection() };
+}
 
 export interface HoldContext {
   readonly requestId: string;
@@ -22,22 +33,26 @@ export interface HoldContext {
  * stream alike. A crash between the two leaves the hold for recovery at the next start.
  */
 export class BillingSession {
-  readonly #store: BillingStore;
+  readonly #billing: Billing;
   readonly #deployment: Deployment;
   readonly #requestId: string;
+  readonly #accountId: string;
   readonly #started = performance.now();
   #settlement: Promise<{ readonly balance: bigint }> | undefined;
+  /** The account's balance once this settlement and the others in flight commit. */
+  #projectedBalance: bigint | undefined;
 
-  private constructor(store: BillingStore, ctx: HoldContext) {
-    this.#store = store;
+  private constructor(billing: Billing, ctx: HoldContext) {
+    this.#billing = billing;
     this.#deployment = ctx.deployment;
     this.#requestId = ctx.requestId;
+    this.#accountId = ctx.accountId;
   }
 
   /** Places the hold, or throws 403 insufficient_quota before anything reaches an upstream. */
-  static async open(store: BillingStore, ctx: HoldContext): Promise<BillingSession> {
+  static async open(billing: Billing, ctx: HoldContext): Promise<BillingSession> {
     const amount = maxCost(ctx.deployment.priceSnapshot, ctx.estimatedPromptTokens, ctx.maxOutputTokens);
-    const result = await store.placeHold({
+    const result = await billing.store.placeHold({
       requestId: ctx.requestId,
       accountId: ctx.accountId,
       keyId: ctx.keyId,
@@ -56,7 +71,8 @@ export class BillingSession {
         { headers: { 'x-should-retry': 'false' } },
       );
     }
-    return new BillingSession(store, ctx);
+    billing.balances.opened(ctx.accountId, result.balance);
+    return new BillingSession(billing, ctx);
   }
 
   cost(usage: Usage): bigint {
@@ -65,24 +81,39 @@ export class BillingSession {
 
   /** Settles once; later calls return the first settlement. Resolves after it is durable. */
   settle(usage: Usage | undefined, status: UsageStatus, httpStatus: number, ttftMs: number | null): Promise<{ readonly balance: bigint }> {
-    this.#settlement ??= this.#store.settle({
+    if (this.#settlement !== undefined) return this.#settlement;
+    const cost = this.cost(usage ?? NO_USAGE);
+    const { store, balances } = this.#billing;
+    const accountId = this.#accountId;
+    this.#projectedBalance = balances.charging(accountId, cost);
+    this.#settlement = store.settle({
       requestId: this.#requestId,
       promptTokens: usage?.promptTokens ?? 0,
       completionTokens: usage?.completionTokens ?? 0,
       cachedTokens: usage?.cachedTokens ?? 0,
-      cost: this.cost(usage ?? NO_USAGE),
+      cost,
       status,
       httpStatus,
       latencyMs: Math.round(performance.now() - this.#started),
       ttftMs: ttftMs === null ? null : Math.round(ttftMs),
       endedAt: Date.now(),
     });
+    this.#settlement.then(
+      ({ balance }) => balances.charged(accountId, cost, balance),
+      () => balances.charged(accountId, cost, undefined),
+    );
     return this.#settlement;
   }
 
-  /** Headers of a settled non-streaming answer: what it cost and what is left. */
-  async settleForHeaders(usage: Usage): Promise<Record<string, string>> {
-    const { balance } = await this.settle(usage, 'ok', 200, null);
-    return { 'x-maas-cost': formatYuan(this.cost(usage)), 'x-maas-balance': formatYuan(balance) };
+  /**
+   * Settles a complete non-streaming answer and returns its headers at once: what it cost and
+   * the balance once it is charged. The answer does not wait for the settlement's commit — the
+   * durable hold already guarantees the request is billed, crash or not.
+   */
+  settleForHeaders(usage: Usage): Record<string, string> {
+    void this.settle(usage, 'ok', 200, null).catch(() => {});
+    const headers: Record<string, string> = { 'x-maas-cost': formatYuan(this.cost(usage)) };
+    if (this.#projectedBalance !== undefined) headers['x-maas-balance'] = formatYuan(this.#projectedBalance);
+    return headers;
   }
 }

@@ -23,6 +23,7 @@ function multiInsert(db: Compiler, table: string, columns: readonly string[], mo
 }
 
 export interface ReserveRow { available: string }
+export interface ReservedRow { available: string; balance: string }
 export interface BalanceRow { balance: string }
 /** A hold as the settlement reads it back (DELETE … RETURNING, money cast to text): what its usage record repeats. */
 export type ReleasedHold = Omit<HoldsTable, 'request_id' | 'amount' | 'started_at'> & { amount: string; started_at: string | number };
@@ -34,8 +35,8 @@ export type ReleasedHold = Omit<HoldsTable, 'request_id' | 'amount' | 'started_a
  * multi-row INSERTs by the group commit.
  */
 export class BillingStatements {
-  /** args: amount, account. Reserves `amount` if it fits; returns what is left available. */
-  readonly reserve: Statement<ReserveRow>;
+  /** args: amount, account. Reserves `amount` if it fits; returns what is left available and the balance. */
+  readonly reserve: Statement<ReservedRow>;
   /** args: account. Balance − held, for a hold that did not fit. */
   readonly available: Statement<ReserveRow>;
   /** args: request id. Deletes the open hold and returns it; no row if it was already settled. */
@@ -53,7 +54,7 @@ export class BillingStatements {
   constructor(db: Compiler) {
     this.reserve = new Statement(
       db,
-      sql`UPDATE accounts SET held = held + ${big(0)} WHERE id = ${arg(1)} AND balance - held >= ${big(0)} RETURNING CAST(balance - held AS TEXT) AS available`,
+      sql`UPDATE accounts SET held = held + ${big(0)} WHERE id = ${arg(1)} AND balance - held >= ${big(0)} RETURNING CAST(balance - held AS TEXT) AS available, CAST(balance AS TEXT) AS balance`,
     );
     this.available = new Statement(db, sql`SELECT CAST(balance - held AS TEXT) AS available FROM accounts WHERE id = ${arg(0)}`);
     this.release = new Statement(

@@ -59,6 +59,10 @@ export class KyselyBillingStore implements BillingStore {
     return this.#writes.fallbacks;
   }
 
+  settled(): Promise<void> {
+    return this.#writes.settled();
+  }
+
   placeHold(hold: HoldRequest): Promise<HoldResult> {
     return this.#writes.submit((tx) => this.#placeHoldIn(tx, hold));
   }
@@ -99,7 +103,7 @@ export class KyselyBillingStore implements BillingStore {
       priceJson(hold.price),
       hold.startedAt,
     ]);
-    return { ok: true, available: BigInt(reserved.available) };
+    return { ok: true, available: BigInt(reserved.available), balance: BigInt(reserved.balance) };
   }
 
   /** Releases the hold, debits the cost, writes the ledger entry and the usage record. Idempotent. */
