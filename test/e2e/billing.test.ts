@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { DatabaseSync } from 'node:sqlite';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { simConfig, startGateway, type GatewayProcess } from '../helpers/gateway.ts';
@@ -278,11 +279,45 @@ describe('durability', () => {
     }
   });
 
+  test('a settlement the store refuses: the answer stands, the error is logged, and the next start charges the open hold', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'maas-refuse-'));
+    const config = billingConfig(sim.baseURL);
+    try {
+      const first = await startGateway({ config, env: { MAAS_DATA_DIR: dir } });
+      const db = new DatabaseSync(join(dir, 'maas.db'), { timeout: 5000 });
+      db.exec(`CREATE TRIGGER refuse_usage BEFORE INSERT ON usage_records BEGIN SELECT RAISE(ABORT, 'usage refused by the test'); END`);
+      const body = { model: 'megrez', messages: [{ role: 'user', content: 'x' }], max_tokens: 20, sim: { output_tokens: 5 } };
+      const answer = await call2raw(first, body);
+      assert.equal(answer.status, 200, 'the client keeps its answer');
+      assert.ok(answer.headers.get('x-maas-cost'));
+      for (let i = 0; i < 50 && !first.output().includes('settlement failed'); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.match(first.output(), /settlement failed: the hold stays open/);
+      assert.equal((await call2raw(first, body)).status, 200, 'the gateway keeps serving');
+      db.exec('DROP TRIGGER refuse_usage');
+      db.close();
+      assert.equal(await first.stop(), 0);
+
+      const second = await startGateway({ config, env: { MAAS_DATA_DIR: dir } });
+      try {
+        assert.equal(((await call2(second, '/admin/v1/usage')).totals as Json).requests, 2, 'both open holds were recovered into usage records');
+        assert.equal((await call2(second, '/admin/v1/ledger/verify')).ok, true);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('maas ledger verify is clean after all of it', async () => {
     const verify = await admin('GET', '/admin/v1/ledger/verify');
     assert.equal(verify.json.ok, true, JSON.stringify(verify.json));
   });
 });
+
+function call2raw(g: GatewayProcess, body: unknown): Promise<Response> {
+  return fetch(`${g.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${g.apiKey}`, 'content-type': 'application/json', 'x-ai-provider': 'sim' }, body: JSON.stringify(body) });
+}
 
 async function call2(g: GatewayProcess, path: string, key = g.adminKey): Promise<Json> {
   return (await (await fetch(`${g.url}${path}`, { headers: { authorization: `Bearer ${key}` } })).json()) as Json;

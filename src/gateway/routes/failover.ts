@@ -117,11 +117,24 @@ async function attemptOnce(deps: AttemptDeps, call: AttemptRequest, deployment: 
     );
   } catch (err) {
     // Failed before an answer: nothing the client received was generated, nothing is billed.
-    await session?.settle(undefined, reply.raw.destroyed ? 'aborted' : 'error', toGatewayError(err).status, null).catch(() => undefined);
+    await settleOrReport(deps.logger, request.id, session?.settle(undefined, reply.raw.destroyed ? 'aborted' : 'error', toGatewayError(err).status, null));
     throw err;
   }
-  await session?.settle(result.usage, STREAM_END_STATUS[result.end], result.status, result.firstByteMs);
+  await settleOrReport(deps.logger, request.id, session?.settle(result.usage, STREAM_END_STATUS[result.end], result.status, result.firstByteMs));
   return result;
+}
+
+/**
+ * A settlement that fails (the store is unreachable or full) must not turn an answer the client
+ * already has into an error: its hold stays open, the request stays billable, and the next
+ * start's recovery charges it at the held amount. That is worth an operator's attention.
+ */
+async function settleOrReport(logger: Logger, requestId: string, settlement: Promise<unknown> | undefined): Promise<void> {
+  try {
+    await settlement;
+  } catch (err) {
+    logger.error({ err, reqId: requestId }, 'settlement failed: the hold stays open and is charged at its held amount when the gateway next starts');
+  }
 }
 
 function recordFailure(logger: Logger, deployment: Deployment, kind: 'transient' | 'auth', err: unknown, requestId: string): void {
