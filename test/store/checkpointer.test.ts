@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, SQLITE_FILE } from '../../src/store/db.ts';
@@ -43,41 +42,5 @@ test('the gateway store checkpoints its WAL on a worker; without it the commits 
     assert.ok(BACKSTOP_AUTOCHECKPOINT_PAGES > 1000, 'the backstop is above SQLite default');
   } finally {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-/** nice and scheduling policy (0 normal, 5 SCHED_IDLE) of each thread of this process. */
-function threadSchedules(): Array<{ nice: number; policy: number }> {
-  return readdirSync('/proc/self/task').map((tid) => {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { nice: Number(fields[16]), policy: Number(fields[38]) };
-  });
-}
-
-const hasChrt = (() => {
-  try {
-    execFileSync('chrt', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-test('the checkpoint thread yields the core to the event loop: SCHED_IDLE where chrt exists, nice 19 otherwise', { skip: process.platform !== 'linux' }, async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'maas-ckpt-'));
-  const store = await openStore({ dataDir, backgroundCheckpoints: true });
-  try {
-    const wanted = hasChrt ? (t: { nice: number; policy: number }) => t.policy === 5 : (t: { nice: number }) => t.nice === 19;
-    let found = false;
-    for (let i = 0; i < 50 && !found; i++) {
-      found = threadSchedules().some(wanted);
-      if (!found) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    assert.ok(found, `no thread at ${hasChrt ? 'SCHED_IDLE' : 'nice 19'}: ${JSON.stringify(threadSchedules())}`);
-    assert.ok(threadSchedules().some((t) => t.policy === 0 && t.nice === 0), 'the event loop keeps its normal priority');
-  } finally {
-    await store.close();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 });

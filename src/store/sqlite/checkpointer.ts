@@ -44,18 +44,14 @@ export class BackgroundCheckpointer {
   }
 }
 
-// Linux schedules each thread on its own. The worker asks for SCHED_IDLE (util-linux's `chrt`,
-// once, at start): an idle-class thread gives the core up the moment the event loop wakes, where
-// a nice-19 thread may still finish its time slice first (EEVDF's run-to-parity), which is a
-// stall of up to a few milliseconds for a request that arrives during a checkpoint when the
-// gateway is pinned to one core. Nice 19 is set first and stays if `chrt` is missing or refused.
+// Linux gives each thread its own nice value: at 19 the checkpoint's page copying yields the core
+// to the event loop whenever both want it (the gateway may be pinned to a single core).
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { DatabaseSync } = require('node:sqlite');
 try {
   const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
   require('node:os').setPriority(tid, 19);
-  require('node:child_process').execFile('chrt', ['--idle', '--pid', '0', String(tid)], () => {});
 } catch { /* not Linux, or not allowed: checkpoints still run, at normal priority */ }
 const db = new DatabaseSync(workerData.file, { timeout: 1000 });
 const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
