@@ -74,7 +74,7 @@ forEachBackend('billing', (backend) => {
     assert.equal((await fx.repos.billing.placeHold(hold(id, 600n))).ok, true);
     const over = await fx.repos.billing.placeHold(hold(id, 401n));
     assert.deepEqual(over, { ok: false, available: 400n });
-    assert.deepEqual(await fx.repos.billing.placeHold(hold(id, 400n)), { ok: true, available: 0n });
+    assert.deepEqual(await fx.repos.billing.placeHold(hold(id, 400n)), { ok: true, available: 0n, balance: 1_000n }, 'a hold reserves; the balance is unchanged');
   });
 
   test('50 racing holds against a balance for 20: exactly 20 succeed, and everything verifies after settling', async () => {
@@ -245,7 +245,7 @@ forEachBackend('billing batches', (backend) => {
     const big = 2n ** 60n + 12_345n;
     const id = await funded(big);
     const h = hold(id, 2n ** 55n + 1n);
-    assert.deepEqual(await fx.repos.billing.placeHold(h), { ok: true, available: big - (2n ** 55n + 1n) });
+    assert.deepEqual(await fx.repos.billing.placeHold(h), { ok: true, available: big - (2n ** 55n + 1n), balance: big });
     const cost = 2n ** 54n + 3n;
     assert.equal((await fx.repos.billing.settle(settlement(h.requestId, cost))).balance, big - cost);
     const [entry] = await fx.repos.billing.ledger(id, { limit: 1 });
