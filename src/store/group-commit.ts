@@ -123,12 +123,18 @@ export class GroupCommit {
     return done;
   }
 
-  /** Resolves once every operation submitted so far has committed or failed (before closing the store). */
-  settled(): Promise<void> {
-    return this.#last.then(
-      () => {},
-      () => {},
-    );
+  /**
+   * Resolves once every operation submitted so far has committed or failed (before closing the
+   * store), including operations submitted meanwhile by callers reacting to those outcomes.
+   */
+  async settled(): Promise<void> {
+    for (let last: Promise<unknown> | undefined; last !== this.#last; ) {
+      last = this.#last;
+      await last.then(
+        () => {},
+        () => {},
+      );
+    }
   }
 
   async #drain(): Promise<void> {

@@ -78,35 +78,38 @@ export class Statement<Row = Record<string, unknown>> {
 }
 
 /**
- * A multi-row INSERT, compiled for 64, 16, 4 and 1 rows: n rows are written in chunks of those
- * sizes, so at most four texts per table exist (SQLite's statement cache keeps them prepared)
- * and n rows take at most 3 + ⌊n/64⌋ + … statements — one for the usual batch of a few.
+ * A statement over a list of items, compiled for 64, 16, 4 and 1 items: n items are taken in
+ * chunks of those sizes, so at most four texts exist per statement (SQLite's statement cache
+ * keeps them prepared) and n items take at most 3 + ⌊n/64⌋ + … statements — one for the usual
+ * batch of a few. Each item is `width` consecutive values.
  */
-export class MultiInsert {
+export class ChunkedStatement<Row = Record<string, unknown>> {
   static readonly CHUNKS = [64, 16, 4, 1] as const;
   readonly #width: number;
-  readonly #chunks: ReadonlyArray<readonly [number, Statement]>;
+  readonly #chunks: ReadonlyArray<readonly [number, Statement<Row>]>;
 
-  /**
-   * `head`: `INSERT INTO table (columns…)` (a constant, never user input); `row(base)`: one VALUES
-   * tuple whose values are `arg(base)` … `arg(base + width − 1)`, in column order.
-   */
-  constructor(db: Compiler, head: string, width: number, row: (base: number) => RawBuilder<unknown>) {
+  /** `build(n)`: the statement for n items, whose values are `arg(0)` … `arg(n × width − 1)`, item by item. */
+  constructor(db: Compiler, width: number, build: (n: number) => RawBuilder<unknown>) {
     this.#width = width;
-    this.#chunks = MultiInsert.CHUNKS.map((n) => [n, new Statement(db, sql`${sql.raw(head)} VALUES ${sql.join(Array.from({ length: n }, (_, r) => row(r * width)))}`)] as const);
+    this.#chunks = ChunkedStatement.CHUNKS.map((n) => [n, new Statement<Row>(db, build(n))] as const);
   }
 
   get width(): number {
     return this.#width;
   }
 
-  /** Inside an operation: inserts the rows whose values, `width` per row, are concatenated in `values`. */
-  *step(values: readonly unknown[]): Step<void> {
-    for (const [statement, args] of this.#split(values)) yield* statement.step(args);
+  /** Inside an operation: runs over the items whose values, `width` per item, are concatenated in `values`; returns every chunk's rows. */
+  *step(values: readonly unknown[]): Step<Row[]> {
+    let rows: Row[] = [];
+    for (const [statement, args] of this.#split(values)) {
+      const chunk = yield* statement.step(args);
+      rows = rows.length === 0 ? chunk : rows.concat(chunk);
+    }
+    return rows;
   }
 
-  *#split(values: readonly unknown[]): Generator<readonly [Statement, readonly unknown[]]> {
-    if (values.length % this.#width !== 0) throw new Error(`${values.length} values do not make rows of ${this.#width}`);
+  *#split(values: readonly unknown[]): Generator<readonly [Statement<Row>, readonly unknown[]]> {
+    if (values.length % this.#width !== 0) throw new Error(`${values.length} values do not make items of ${this.#width}`);
     let at = 0;
     for (const [n, statement] of this.#chunks) {
       const size = n * this.#width;
@@ -115,5 +118,16 @@ export class MultiInsert {
         at += size;
       }
     }
+  }
+}
+
+/** A multi-row INSERT: one VALUES tuple per item. */
+export class MultiInsert extends ChunkedStatement<never> {
+  /**
+   * `head`: `INSERT INTO table (columns…)` (a constant, never user input); `row(base)`: one VALUES
+   * tuple whose values are `arg(base)` … `arg(base + width − 1)`, in column order.
+   */
+  constructor(db: Compiler, head: string, width: number, row: (base: number) => RawBuilder<unknown>) {
+    super(db, width, (n) => sql`${sql.raw(head)} VALUES ${sql.join(Array.from({ length: n }, (_, r) => row(r * width)))}`);
   }
 }

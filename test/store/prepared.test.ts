@@ -49,7 +49,7 @@ forEachBackend('prepared statements', (backend) => {
     assert.equal(rows.rows.length, written);
     const byKey = new Map(rows.rows.map((r) => [r.k, r]));
     for (let i = 0; i < written; i++) assert.equal(byKey.get(`r${i}`)?.n, (2n ** 62n + BigInt(i)).toString());
-    await assert.rejects(exec(() => insert.step(['a', '1'])), /do not make rows of 3/);
+    await assert.rejects(exec(() => insert.step(['a', '1'])), /do not make items of 3/);
   });
 });
 

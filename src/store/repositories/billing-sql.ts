@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { arg, MultiInsert, Statement, type Compiler } from '../prepared.ts';
+import { arg, ChunkedStatement, MultiInsert, Statement, type Compiler } from '../prepared.ts';
 import type { HoldsTable } from '../schema.ts';
 
 /** Money goes to SQL as decimal text cast to BIGINT: exact in both dialects, whatever a driver does with bigint. */
@@ -26,7 +26,7 @@ export interface ReserveRow { available: string }
 export interface ReservedRow { available: string; balance: string }
 export interface BalanceRow { balance: string }
 /** A hold as the settlement reads it back (DELETE … RETURNING, money cast to text): what its usage record repeats. */
-export type ReleasedHold = Omit<HoldsTable, 'request_id' | 'amount' | 'started_at'> & { amount: string; started_at: string | number };
+export type ReleasedHold = Omit<HoldsTable, 'amount' | 'started_at'> & { amount: string; started_at: string | number };
 
 /**
  * The billing store's write statements, compiled once for one database. Each balance change is
@@ -39,9 +39,9 @@ export class BillingStatements {
   readonly reserve: Statement<ReservedRow>;
   /** args: account. Balance − held, for a hold that did not fit. */
   readonly available: Statement<ReserveRow>;
-  /** args: request id. Deletes the open hold and returns it; no row if it was already settled. */
-  readonly release: Statement<ReleasedHold>;
-  /** args: held amount, cost, account. Releases the hold's amount and debits the cost; returns the balance after. */
+  /** args: request ids. Deletes their open holds and returns them; none for a request already settled. */
+  readonly release: ChunkedStatement<ReleasedHold>;
+  /** args: held amount, cost, account. Releases held amounts and debits costs (one account's sums); returns the balance after. */
   readonly debit: Statement<BalanceRow>;
   /** args: amount, account. Credits (or debits, if negative) unless the balance would fall below what is held. */
   readonly credit: Statement<BalanceRow>;
@@ -57,9 +57,11 @@ export class BillingStatements {
       sql`UPDATE accounts SET held = held + ${big(0)} WHERE id = ${arg(1)} AND balance - held >= ${big(0)} RETURNING CAST(balance - held AS TEXT) AS available, CAST(balance AS TEXT) AS balance`,
     );
     this.available = new Statement(db, sql`SELECT CAST(balance - held AS TEXT) AS available FROM accounts WHERE id = ${arg(0)}`);
-    this.release = new Statement(
+    this.release = new ChunkedStatement(
       db,
-      sql`DELETE FROM holds WHERE request_id = ${arg(0)} RETURNING account_id, key_id, model, chip, deployment_id, provider, CAST(amount AS TEXT) AS amount, price, started_at`,
+      1,
+      (n) =>
+        sql`DELETE FROM holds WHERE request_id IN (${sql.join(Array.from({ length: n }, (_, i) => arg(i)))}) RETURNING request_id, account_id, key_id, model, chip, deployment_id, provider, CAST(amount AS TEXT) AS amount, price, started_at`,
     );
     this.debit = new Statement(
       db,

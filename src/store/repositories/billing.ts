@@ -18,7 +18,13 @@ import { GroupCommit, kyselyRunner, type BatchTx, type TransactionRunner } from 
 import type { Step } from '../prepared.ts';
 import type { Database } from '../schema.ts';
 import { SequentialIds } from '../sequential-ids.ts';
-import { BillingStatements } from './billing-sql.ts';
+import { BillingStatements, type ReleasedHold } from './billing-sql.ts';
+
+interface PendingSettlement {
+  readonly settlement: Settlement;
+  readonly resolve: (result: { readonly balance: bigint }) => void;
+  readonly reject: (err: unknown) => void;
+}
 
 function priceJson(price: PriceSnapshot | null): string | null {
   if (price === null) return null;
@@ -41,6 +47,8 @@ export class KyselyBillingStore implements BillingStore {
   readonly #writes: GroupCommit;
   readonly #sql: BillingStatements;
   readonly #ledgerIds = new SequentialIds('le');
+  /** Settlements of the current event-loop turn, not yet run (see `settle`). */
+  #settling: PendingSettlement[] | undefined;
 
   /** `runner`: how group-committed batches reach the database (on SQLite: synchronously, sqlite/sync-runner.ts). */
   constructor(db: Kysely<Database>, runner: TransactionRunner = kyselyRunner(db)) {
@@ -67,8 +75,27 @@ export class KyselyBillingStore implements BillingStore {
     return this.#writes.submit((tx) => this.#placeHoldIn(tx, hold));
   }
 
+  /**
+   * Settlements submitted in the same event-loop turn become ONE operation of the batch: one
+   * DELETE of their holds and one UPDATE per account instead of two statements each. If that
+   * operation fails, each settlement is retried as an operation of its own, so one bad
+   * settlement still cannot fail its neighbours.
+   */
   settle(s: Settlement): Promise<{ readonly balance: bigint }> {
-    return this.#writes.submit((tx) => this.#settleIn(tx, s));
+    return new Promise((resolve, reject) => {
+      let group = this.#settling;
+      if (group === undefined) {
+        group = this.#settling = [];
+        const settlements = group;
+        this.#writes.submit((tx) => this.#settleAllIn(tx, settlements)).then(
+          (results) => settlements.forEach((p, i) => p.resolve(results[i]!)),
+          () => {
+            for (const p of settlements) this.#writes.submit((tx) => this.#settleAllIn(tx, [p])).then(([result]) => p.resolve(result!), p.reject);
+          },
+        );
+      }
+      group.push({ settlement: s, resolve, reject });
+    });
   }
 
   credit(accountId: string, amount: bigint, kind: Exclude<LedgerKind, 'usage'>, reason: string): Promise<{ readonly balance: bigint }> {
@@ -106,19 +133,62 @@ export class KyselyBillingStore implements BillingStore {
     return { ok: true, available: BigInt(reserved.available), balance: BigInt(reserved.balance) };
   }
 
-  /** Releases the hold, debits the cost, writes the ledger entry and the usage record. Idempotent. */
-  *#settleIn(tx: BatchTx, s: Settlement): Step<{ readonly balance: bigint }> {
-    // A hold placed in this same batch is still deferred: write it before looking for it.
+  /**
+   * Releases the holds, debits the costs, writes the ledger entries and usage records, in
+   * submission order; returns each settlement's balance after it. Idempotent: a request already
+   * settled changes nothing and reports its account's balance.
+   */
+  *#settleAllIn(tx: BatchTx, group: readonly PendingSettlement[]): Step<Array<{ readonly balance: bigint }>> {
+    if (this.#settling === group) this.#settling = undefined; // later settlements form the next group
+    // Holds placed in this same batch are still deferred: write them before looking for them.
     if (tx.has(this.#sql.insertHolds)) yield* tx.flush();
-    const [hold] = yield* this.#sql.release.step([s.requestId]);
-    if (hold === undefined) {
-      if (tx.has(this.#sql.insertUsage)) yield* tx.flush();
-      const [done] = yield* this.#sql.settledBalance.step([s.requestId]);
-      return { balance: done === undefined ? 0n : BigInt(done.balance) };
+    const released = new Map<string, ReleasedHold>();
+    for (const hold of yield* this.#sql.release.step(group.map((p) => p.settlement.requestId))) released.set(hold.request_id, hold);
+    // Each released hold belongs to the first settlement of its request; a second one in the same
+    // group finds the request settled.
+    const holds = group.map((p) => {
+      const hold = released.get(p.settlement.requestId);
+      released.delete(p.settlement.requestId);
+      return hold;
+    });
+
+    // One UPDATE per account with the sums; each settlement's balance is then the account's
+    // balance before the group minus the costs settled up to and including it.
+    const totals = new Map<string, { held: bigint; cost: bigint }>();
+    group.forEach((p, i) => {
+      const hold = holds[i];
+      if (hold === undefined) return;
+      const total = totals.get(hold.account_id) ?? { held: 0n, cost: 0n };
+      total.held += BigInt(hold.amount);
+      total.cost += p.settlement.cost;
+      totals.set(hold.account_id, total);
+    });
+    const running = new Map<string, bigint>();
+    for (const [accountId, total] of totals) {
+      const [debited] = yield* this.#sql.debit.step([total.held.toString(), total.cost.toString(), accountId]);
+      if (debited === undefined) throw new StoreConflictError(`cannot settle on ${accountId}: the account is gone`);
+      running.set(accountId, BigInt(debited.balance) + total.cost);
     }
-    const [debited] = yield* this.#sql.debit.step([hold.amount, s.cost.toString(), hold.account_id]);
-    const balance = debited!.balance;
-    if (s.cost > 0n) this.#deferLedger(tx, hold.account_id, 'usage', -s.cost, balance, null, s.requestId);
+
+    const results: Array<{ balance: bigint } | undefined> = group.map((p, i) => {
+      const hold = holds[i];
+      if (hold === undefined) return undefined;
+      const balance = running.get(hold.account_id)! - p.settlement.cost;
+      running.set(hold.account_id, balance);
+      this.#deferSettled(tx, hold, p.settlement, balance);
+      return { balance };
+    });
+    for (let i = 0; i < group.length; i++) {
+      if (results[i] !== undefined) continue;
+      if (tx.has(this.#sql.insertUsage)) yield* tx.flush();
+      const [done] = yield* this.#sql.settledBalance.step([group[i]!.settlement.requestId]);
+      results[i] = { balance: done === undefined ? 0n : BigInt(done.balance) };
+    }
+    return results as Array<{ balance: bigint }>;
+  }
+
+  #deferSettled(tx: BatchTx, hold: ReleasedHold, s: Settlement, balance: bigint): void {
+    if (s.cost > 0n) this.#deferLedger(tx, hold.account_id, 'usage', -s.cost, balance.toString(), null, s.requestId);
     tx.defer(this.#sql.insertUsage, [
       s.requestId,
       hold.account_id,
@@ -139,7 +209,6 @@ export class KyselyBillingStore implements BillingStore {
       hold.started_at,
       s.endedAt,
     ]);
-    return { balance: BigInt(balance) };
   }
 
   #deferLedger(tx: BatchTx, accountId: string, kind: LedgerKind, amount: bigint, balanceAfter: string, reason: string | null, requestId: string | null): void {
