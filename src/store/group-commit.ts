@@ -170,3 +170,49 @@ export class GroupCommit {
     }
   }
 }
+
+interface PendingItem<I, R> {
+  readonly item: I;
+  readonly resolve: (result: R) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
+ * Items of one kind submitted in the same event-loop turn, run as ONE operation of the group
+ * commit (`run` gets them all, in submission order, and returns one result per item), so that
+ * statements can be shared between them. If that operation fails, each item is retried as an
+ * operation of its own: one bad item still cannot fail its neighbours.
+ */
+export class TurnGroups<I, R> {
+  readonly #commit: GroupCommit;
+  readonly #run: (tx: BatchTx, items: readonly I[]) => Step<R[]>;
+  /** The group still taking items: closed when its operation starts. */
+  #open: Array<PendingItem<I, R>> | undefined;
+
+  constructor(commit: GroupCommit, run: (tx: BatchTx, items: readonly I[]) => Step<R[]>) {
+    this.#commit = commit;
+    this.#run = run;
+  }
+
+  submit(item: I): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      let group = this.#open;
+      if (group === undefined) {
+        group = this.#open = [];
+        const members = group;
+        this.#commit.submit((tx) => this.#runGroup(tx, members)).then(
+          (results) => members.forEach((p, i) => p.resolve(results[i]!)),
+          () => {
+            for (const p of members) this.#commit.submit((tx) => this.#run(tx, [p.item])).then(([result]) => p.resolve(result!), p.reject);
+          },
+        );
+      }
+      group.push({ item, resolve, reject });
+    });
+  }
+
+  *#runGroup(tx: BatchTx, members: ReadonlyArray<PendingItem<I, R>>): Step<R[]> {
+    if (this.#open === members) this.#open = undefined; // later items form the next group
+    return yield* this.#run(tx, members.map((p) => p.item));
+  }
+}

@@ -14,17 +14,12 @@ import type {
   VerifyReport,
 } from '../../billing/types.ts';
 import { StoreConflictError } from '../errors.ts';
-import { GroupCommit, kyselyRunner, type BatchTx, type TransactionRunner } from '../group-commit.ts';
+import { GroupCommit, kyselyRunner, TurnGroups, type BatchTx, type TransactionRunner } from '../group-commit.ts';
 import type { Step } from '../prepared.ts';
 import type { Database } from '../schema.ts';
 import { SequentialIds } from '../sequential-ids.ts';
 import { BillingStatements, type ReleasedHold } from './billing-sql.ts';
 
-interface PendingSettlement {
-  readonly settlement: Settlement;
-  readonly resolve: (result: { readonly balance: bigint }) => void;
-  readonly reject: (err: unknown) => void;
-}
 
 function priceJson(price: PriceSnapshot | null): string | null {
   if (price === null) return null;
@@ -37,6 +32,17 @@ function priceFromJson(text: string | null): PriceSnapshot | null {
   return { input: BigInt(p.input), output: BigInt(p.output), cachedInput: p.cached_input === null ? null : BigInt(p.cached_input) };
 }
 
+/** Indexes of the holds, per account, in submission order. */
+function byAccount(holds: readonly HoldRequest[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  holds.forEach((hold, i) => {
+    const members = out.get(hold.accountId);
+    if (members === undefined) out.set(hold.accountId, [i]);
+    else members.push(i);
+  });
+  return out;
+}
+
 /**
  * Holds, settlements, credits and the ledger on Kysely, for SQLite and PostgreSQL alike. Every
  * balance change is a conditional row update plus a ledger entry in the same transaction;
@@ -47,14 +53,16 @@ export class KyselyBillingStore implements BillingStore {
   readonly #writes: GroupCommit;
   readonly #sql: BillingStatements;
   readonly #ledgerIds = new SequentialIds('le');
-  /** Settlements of the current event-loop turn, not yet run (see `settle`). */
-  #settling: PendingSettlement[] | undefined;
+  readonly #holds: TurnGroups<HoldRequest, HoldResult>;
+  readonly #settlements: TurnGroups<Settlement, { readonly balance: bigint }>;
 
   /** `runner`: how group-committed batches reach the database (on SQLite: synchronously, sqlite/sync-runner.ts). */
   constructor(db: Kysely<Database>, runner: TransactionRunner = kyselyRunner(db)) {
     this.#db = db;
     this.#writes = new GroupCommit(runner);
     this.#sql = new BillingStatements(db);
+    this.#holds = new TurnGroups(this.#writes, (tx, holds) => this.#placeHoldsIn(tx, holds));
+    this.#settlements = new TurnGroups(this.#writes, (tx, settlements) => this.#settleAllIn(tx, settlements));
   }
 
   /** Transactions committed by the group committer (tests assert that batching batches). */
@@ -71,31 +79,20 @@ export class KyselyBillingStore implements BillingStore {
     return this.#writes.settled();
   }
 
+  /**
+   * The holds of one event-loop turn are one operation (store/group-commit.ts, TurnGroups): one
+   * conditional UPDATE per account for their sum when it fits, one per hold otherwise.
+   */
   placeHold(hold: HoldRequest): Promise<HoldResult> {
-    return this.#writes.submit((tx) => this.#placeHoldIn(tx, hold));
+    return this.#holds.submit(hold);
   }
 
   /**
-   * Settlements submitted in the same event-loop turn become ONE operation of the batch: one
-   * DELETE of their holds and one UPDATE per account instead of two statements each. If that
-   * operation fails, each settlement is retried as an operation of its own, so one bad
-   * settlement still cannot fail its neighbours.
+   * The settlements of one event-loop turn are one operation: one DELETE of their holds and one
+   * UPDATE per account, instead of two statements each.
    */
   settle(s: Settlement): Promise<{ readonly balance: bigint }> {
-    return new Promise((resolve, reject) => {
-      let group = this.#settling;
-      if (group === undefined) {
-        group = this.#settling = [];
-        const settlements = group;
-        this.#writes.submit((tx) => this.#settleAllIn(tx, settlements)).then(
-          (results) => settlements.forEach((p, i) => p.resolve(results[i]!)),
-          () => {
-            for (const p of settlements) this.#writes.submit((tx) => this.#settleAllIn(tx, [p])).then(([result]) => p.resolve(result!), p.reject);
-          },
-        );
-      }
-      group.push({ settlement: s, resolve, reject });
-    });
+    return this.#settlements.submit(s);
   }
 
   credit(accountId: string, amount: bigint, kind: Exclude<LedgerKind, 'usage'>, reason: string): Promise<{ readonly balance: bigint }> {
@@ -111,13 +108,43 @@ export class KyselyBillingStore implements BillingStore {
     return { balance: BigInt(updated.balance) };
   }
 
-  /** One conditional UPDATE reserves the amount (or finds it does not fit); the hold row goes in with the batch's. */
+  /**
+   * Reserves the holds of one group, in submission order per account: one conditional UPDATE for
+   * an account's sum when it fits (then each of them fits), else one per hold, so that exactly the
+   * holds that fit in order are granted. The hold rows go in with the batch's.
+   */
+  *#placeHoldsIn(tx: BatchTx, holds: readonly HoldRequest[]): Step<HoldResult[]> {
+    const results: HoldResult[] = new Array<HoldResult>(holds.length);
+    for (const [accountId, members] of byAccount(holds)) {
+      const total = members.reduce((sum, i) => sum + holds[i]!.amount, 0n);
+      const [reserved] = members.length === 1 ? [undefined] : yield* this.#sql.reserve.step([total.toString(), accountId]);
+      if (reserved === undefined) {
+        for (const i of members) results[i] = yield* this.#placeHoldIn(tx, holds[i]!);
+        continue;
+      }
+      // What was available before the group, less each hold in turn.
+      let available = BigInt(reserved.available) + total;
+      for (const i of members) {
+        available -= holds[i]!.amount;
+        results[i] = { ok: true, available, balance: BigInt(reserved.balance) };
+        this.#deferHold(tx, holds[i]!);
+      }
+    }
+    return results;
+  }
+
+  /** One conditional UPDATE reserves the amount (or finds it does not fit). */
   *#placeHoldIn(tx: BatchTx, hold: HoldRequest): Step<HoldResult> {
     const [reserved] = yield* this.#sql.reserve.step([hold.amount.toString(), hold.accountId]);
     if (reserved === undefined) {
       const [row] = yield* this.#sql.available.step([hold.accountId]);
       return { ok: false, available: row === undefined ? 0n : BigInt(row.available) };
     }
+    this.#deferHold(tx, hold);
+    return { ok: true, available: BigInt(reserved.available), balance: BigInt(reserved.balance) };
+  }
+
+  #deferHold(tx: BatchTx, hold: HoldRequest): void {
     tx.defer(this.#sql.insertHolds, [
       hold.requestId,
       hold.accountId,
@@ -130,7 +157,6 @@ export class KyselyBillingStore implements BillingStore {
       priceJson(hold.price),
       hold.startedAt,
     ]);
-    return { ok: true, available: BigInt(reserved.available), balance: BigInt(reserved.balance) };
   }
 
   /**
@@ -138,29 +164,28 @@ export class KyselyBillingStore implements BillingStore {
    * submission order; returns each settlement's balance after it. Idempotent: a request already
    * settled changes nothing and reports its account's balance.
    */
-  *#settleAllIn(tx: BatchTx, group: readonly PendingSettlement[]): Step<Array<{ readonly balance: bigint }>> {
-    if (this.#settling === group) this.#settling = undefined; // later settlements form the next group
+  *#settleAllIn(tx: BatchTx, group: readonly Settlement[]): Step<Array<{ readonly balance: bigint }>> {
     // Holds placed in this same batch are still deferred: write them before looking for them.
     if (tx.has(this.#sql.insertHolds)) yield* tx.flush();
     const released = new Map<string, ReleasedHold>();
-    for (const hold of yield* this.#sql.release.step(group.map((p) => p.settlement.requestId))) released.set(hold.request_id, hold);
+    for (const hold of yield* this.#sql.release.step(group.map((s) => s.requestId))) released.set(hold.request_id, hold);
     // Each released hold belongs to the first settlement of its request; a second one in the same
     // group finds the request settled.
-    const holds = group.map((p) => {
-      const hold = released.get(p.settlement.requestId);
-      released.delete(p.settlement.requestId);
+    const holds = group.map((s) => {
+      const hold = released.get(s.requestId);
+      released.delete(s.requestId);
       return hold;
     });
 
     // One UPDATE per account with the sums; each settlement's balance is then the account's
     // balance before the group minus the costs settled up to and including it.
     const totals = new Map<string, { held: bigint; cost: bigint }>();
-    group.forEach((p, i) => {
+    group.forEach((s, i) => {
       const hold = holds[i];
       if (hold === undefined) return;
       const total = totals.get(hold.account_id) ?? { held: 0n, cost: 0n };
       total.held += BigInt(hold.amount);
-      total.cost += p.settlement.cost;
+      total.cost += s.cost;
       totals.set(hold.account_id, total);
     });
     const running = new Map<string, bigint>();
@@ -170,18 +195,18 @@ export class KyselyBillingStore implements BillingStore {
       running.set(accountId, BigInt(debited.balance) + total.cost);
     }
 
-    const results: Array<{ balance: bigint } | undefined> = group.map((p, i) => {
+    const results: Array<{ balance: bigint } | undefined> = group.map((s, i) => {
       const hold = holds[i];
       if (hold === undefined) return undefined;
-      const balance = running.get(hold.account_id)! - p.settlement.cost;
+      const balance = running.get(hold.account_id)! - s.cost;
       running.set(hold.account_id, balance);
-      this.#deferSettled(tx, hold, p.settlement, balance);
+      this.#deferSettled(tx, hold, s, balance);
       return { balance };
     });
     for (let i = 0; i < group.length; i++) {
       if (results[i] !== undefined) continue;
       if (tx.has(this.#sql.insertUsage)) yield* tx.flush();
-      const [done] = yield* this.#sql.settledBalance.step([group[i]!.settlement.requestId]);
+      const [done] = yield* this.#sql.settledBalance.step([group[i]!.requestId]);
       results[i] = { balance: done === undefined ? 0n : BigInt(done.balance) };
     }
     return results as Array<{ balance: bigint }>;
