@@ -210,103 +210,84 @@ describe('per-request billing', () => {
 
 describe('durability', () => {
   test('SIGKILL during a load of streams: after restart every request the upstream served has a usage record, and the ledger verifies', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'maas-kill-'));
-    const config = billingConfig(sim.baseURL);
-    try {
-      const first = await startGateway({ config, env: { MAAS_DATA_DIR: dir } });
-      await sim.reset();
-      const body = JSON.stringify({ model: 'chat-model', messages: [{ role: 'user', content: 'x' }], stream: true, sim: { output_tokens: 400, tokens_per_second: 20 } });
-      const streams = Array.from({ length: 12 }, () =>
-        fetch(`${first.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${first.apiKey}`, 'content-type': 'application/json' }, body })
-          .then((r) => r.text())
-          .catch(() => 'cut'),
-      );
-      // Kill once every stream reached the upstream (400 tokens at 20/s keep them all running): a
-      // kill between a hold's commit and its dispatch would be billed `unsettled` without the
-      // upstream ever seeing it, which the guarantee allows but this count would not.
-      for (let i = 0; i < 100 && (await sim.stats()).by_endpoint.chat < 12; i++) await new Promise((r) => setTimeout(r, 100));
-      first.child.kill('SIGKILL');
-      await first.stop();
-      await Promise.all(streams);
-      const served = (await sim.stats()).by_endpoint.chat;
-      assert.equal(served, 12);
-
-      const second = await startGateway({ config, env: { MAAS_DATA_DIR: dir } });
-      try {
+    await acrossRestart(
+      'maas-kill-',
+      async (first) => {
+        await sim.reset();
+        const body = JSON.stringify({ model: 'chat-model', messages: [{ role: 'user', content: 'x' }], stream: true, sim: { output_tokens: 400, tokens_per_second: 20 } });
+        const streams = Array.from({ length: 12 }, () =>
+          fetch(`${first.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${first.apiKey}`, 'content-type': 'application/json' }, body })
+            .then((r) => r.text())
+            .catch(() => 'cut'),
+        );
+        // Kill once every stream reached the upstream (400 tokens at 20/s keep them all running): a
+        // kill between a hold's commit and its dispatch would be billed `unsettled` without the
+        // upstream ever seeing it, which the guarantee allows but this count would not.
+        for (let i = 0; i < 100 && (await sim.stats()).by_endpoint.chat < 12; i++) await new Promise((r) => setTimeout(r, 100));
+        first.child.kill('SIGKILL');
+        await first.stop();
+        await Promise.all(streams);
+        const served = (await sim.stats()).by_endpoint.chat;
+        assert.equal(served, 12);
+        return served;
+      },
+      async (second, served) => {
         const usage = await call2(second, '/admin/v1/usage');
         assert.equal((usage.totals as Json).requests, served, 'one usage record per request the upstream served');
         const verify = await call2(second, '/admin/v1/ledger/verify');
         assert.equal(verify.ok, true, JSON.stringify(verify));
-      } finally {
-        await second.stop();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      },
+    );
   });
 
   test('SIGTERM with answers in flight: each is settled at its real cost before the gateway exits', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'maas-term-'));
-    const config = billingConfig(sim.baseURL);
-    try {
-      const first = await startGateway({ config, env: { MAAS_DATA_DIR: dir } });
-      const before = nanos((await call2(first, '/maas/v1/account', first.apiKey)).balance as string);
-      await sim.reset();
-      const body = { model: 'megrez', messages: [{ role: 'user', content: 'x' }], max_tokens: 40, sim: { output_tokens: 7, ttft_ms: 400 } };
-      const answers = Array.from({ length: 6 }, () =>
-        fetch(`${first.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${first.apiKey}`, 'content-type': 'application/json', 'x-ai-provider': 'sim' }, body: JSON.stringify(body) }),
-      );
-      for (let i = 0; i < 100 && (await sim.stats()).by_endpoint.chat < 6; i++) await new Promise((r) => setTimeout(r, 20));
-      assert.equal(await first.stop('SIGTERM'), 0);
-      const costs = await Promise.all(answers.map(async (a) => {
-        const res = await a;
-        assert.equal(res.status, 200);
-        return nanos(res.headers.get('x-maas-cost')!);
-      }));
-
-      const second = await startGateway({ config, env: { MAAS_DATA_DIR: dir } });
-      try {
-        const after = nanos((await call2(second, '/maas/v1/account', first.apiKey)).balance as string);
+    await acrossRestart(
+      'maas-term-',
+      async (first) => {
+        const before = nanos((await call2(first, '/maas/v1/account', first.apiKey)).balance as string);
+        await sim.reset();
+        const body = { model: 'megrez', messages: [{ role: 'user', content: 'x' }], max_tokens: 40, sim: { output_tokens: 7, ttft_ms: 400 } };
+        const answers = Array.from({ length: 6 }, () => call2raw(first, body));
+        for (let i = 0; i < 100 && (await sim.stats()).by_endpoint.chat < 6; i++) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(await first.stop('SIGTERM'), 0);
+        const costs = await Promise.all(answers.map(async (a) => {
+          const res = await a;
+          assert.equal(res.status, 200);
+          return nanos(res.headers.get('x-maas-cost')!);
+        }));
+        return { key: first.apiKey, expected: before - costs.reduce((a, b) => a + b, 0n) };
+      },
+      async (second, { key, expected }) => {
         // An unsettled hold would have been charged its maximum at restart, not the real cost.
-        assert.equal(after, before - costs.reduce((a, b) => a + b, 0n));
+        assert.equal(nanos((await call2(second, '/maas/v1/account', key)).balance as string), expected);
         assert.equal(((await call2(second, '/admin/v1/usage')).totals as Json).requests, 6);
         assert.equal((await call2(second, '/admin/v1/ledger/verify')).ok, true);
-      } finally {
-        await second.stop();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      },
+    );
   });
 
   test('a settlement the store refuses: the answer stands, the error is logged, and the next start charges the open hold', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'maas-refuse-'));
-    const config = billingConfig(sim.baseURL);
-    try {
-      const first = await startGateway({ config, env: { MAAS_DATA_DIR: dir } });
-      const db = new DatabaseSync(join(dir, 'maas.db'), { timeout: 5000 });
-      db.exec(`CREATE TRIGGER refuse_usage BEFORE INSERT ON usage_records BEGIN SELECT RAISE(ABORT, 'usage refused by the test'); END`);
-      const body = { model: 'megrez', messages: [{ role: 'user', content: 'x' }], max_tokens: 20, sim: { output_tokens: 5 } };
-      const answer = await call2raw(first, body);
-      assert.equal(answer.status, 200, 'the client keeps its answer');
-      assert.ok(answer.headers.get('x-maas-cost'));
-      for (let i = 0; i < 50 && !first.output().includes('settlement failed'); i++) await new Promise((r) => setTimeout(r, 50));
-      assert.match(first.output(), /settlement failed: the hold stays open/);
-      assert.equal((await call2raw(first, body)).status, 200, 'the gateway keeps serving');
-      db.exec('DROP TRIGGER refuse_usage');
-      db.close();
-      assert.equal(await first.stop(), 0);
-
-      const second = await startGateway({ config, env: { MAAS_DATA_DIR: dir } });
-      try {
+    await acrossRestart(
+      'maas-refuse-',
+      async (first, dir) => {
+        const db = new DatabaseSync(join(dir, 'maas.db'), { timeout: 5000 });
+        db.exec(`CREATE TRIGGER refuse_usage BEFORE INSERT ON usage_records BEGIN SELECT RAISE(ABORT, 'usage refused by the test'); END`);
+        const body = { model: 'megrez', messages: [{ role: 'user', content: 'x' }], max_tokens: 20, sim: { output_tokens: 5 } };
+        const answer = await call2raw(first, body);
+        assert.equal(answer.status, 200, 'the client keeps its answer');
+        assert.ok(answer.headers.get('x-maas-cost'));
+        for (let i = 0; i < 50 && !first.output().includes('settlement failed'); i++) await new Promise((r) => setTimeout(r, 50));
+        assert.match(first.output(), /settlement failed: the hold stays open/);
+        assert.equal((await call2raw(first, body)).status, 200, 'the gateway keeps serving');
+        db.exec('DROP TRIGGER refuse_usage');
+        db.close();
+        assert.equal(await first.stop(), 0);
+      },
+      async (second) => {
         assert.equal(((await call2(second, '/admin/v1/usage')).totals as Json).requests, 2, 'both open holds were recovered into usage records');
         assert.equal((await call2(second, '/admin/v1/ledger/verify')).ok, true);
-      } finally {
-        await second.stop();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      },
+    );
   });
 
   test('maas ledger verify is clean after all of it', async () => {
@@ -314,6 +295,32 @@ describe('durability', () => {
     assert.equal(verify.json.ok, true, JSON.stringify(verify.json));
   });
 });
+
+/**
+ * A gateway on a fresh data dir (`during` ends it, by signal or crash), then a second one started
+ * on the same dir for `after`; both stopped and the dir removed whatever happens.
+ */
+async function acrossRestart<T>(prefix: string, during: (first: GatewayProcess, dir: string) => Promise<T>, after: (second: GatewayProcess, result: T) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const config = billingConfig(sim.baseURL);
+  try {
+    const first = await startGateway({ config, env: { MAAS_DATA_DIR: dir } });
+    let result: T;
+    try {
+      result = await during(first, dir);
+    } finally {
+      await first.stop();
+    }
+    const second = await startGateway({ config, env: { MAAS_DATA_DIR: dir } });
+    try {
+      await after(second, result);
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 function call2raw(g: GatewayProcess, body: unknown): Promise<Response> {
   return fetch(`${g.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${g.apiKey}`, 'content-type': 'application/json', 'x-ai-provider': 'sim' }, body: JSON.stringify(body) });
