@@ -6,7 +6,8 @@
  *   node bench/admission.ts [--keys 10000] [--ops 2000000]
  */
 import { parseArgs } from 'node:util';
-import { hashKey, KeyDirectory, type KeyRow } from '../src/gateway/admission/key-directory.ts';
+import { KeyDirectory, type KeyRow } from '../src/gateway/admission/key-directory.ts';
+import { hashApiKey } from '../src/store/repositories/api-keys.ts';
 import { MemoryLimiter } from '../src/limits/memory.ts';
 
 const { values } = parseArgs({ options: { keys: { type: 'string', default: '10000' }, ops: { type: 'string', default: '2000000' } } });
@@ -16,7 +17,7 @@ const ops = Number(values.ops);
 const secrets = Array.from({ length: keyCount }, (_, i) => `sk-bench-${i.toString().padStart(44, '0')}`);
 const rows: KeyRow[] = secrets.map((s, i) => ({
   id: `key_${i}`,
-  keyHash: hashKey(s),
+  keyHash: hashApiKey(s),
   models: null,
   limits: null,
   expiresAt: null,
@@ -49,7 +50,7 @@ function measure(label: string, n: number, fn: (i: number) => void): number {
 }
 
 measure('warm-up', Math.min(ops, 200_000), admitOnce);
-measure('sha256 of the key alone', ops, (i) => hashKey(secrets[i % keyCount]!));
+measure('sha256 of the key alone', ops, (i) => hashApiKey(secrets[i % keyCount]!));
 measure(`admission (${keyCount} keys, 3 limits)`, ops, admitOnce);
 const rss = process.memoryUsage().rss / 1048576;
 process.stdout.write(`rss ${rss.toFixed(0)} MB, limiter keys tracked: ${limiter.size}\n`);

@@ -9,9 +9,9 @@ import { createAdapter } from '../providers/registry.ts';
 import { buildServer } from '../server.ts';
 import { openStore } from '../store/db.ts';
 import { createRepositories, type Repositories } from '../store/index.ts';
-import { generateApiKey } from '../store/repositories/api-keys.ts';
+import { generateApiKey, hashApiKey } from '../store/repositories/api-keys.ts';
 import { loadSecretKey } from '../store/secret-key.ts';
-import { hashKey, KeyDirectory } from './admission/key-directory.ts';
+import { KeyDirectory } from './admission/key-directory.ts';
 import { buildCatalog } from './routing/catalog.ts';
 import { healthPolicy } from './routing/health.ts';
 import { Router } from './routing/router.ts';
@@ -105,11 +105,11 @@ export async function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGatew
  * which is shown once on the terminal (never in the log stream).
  */
 async function adminKeyHash(config: GatewayConfig, repos: Repositories): Promise<string> {
-  if (config.adminKey !== undefined) return hashKey(config.adminKey);
+  if (config.adminKey !== undefined) return hashApiKey(config.adminKey);
   const stored = await repos.settings.get(ADMIN_KEY_SETTING);
   if (stored !== undefined) return stored;
   const key = generateApiKey();
-  const hash = hashKey(key);
+  const hash = hashApiKey(key);
   await repos.settings.set(ADMIN_KEY_SETTING, hash);
   process.stdout.write(`maas: generated the admin key (shown once; set MAAS_ADMIN_KEY to choose your own):\n  admin key: ${key}\n`);
   return hash;

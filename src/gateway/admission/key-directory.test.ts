@@ -1,14 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GatewayError } from '../../errors/gateway-error.ts';
-import { hashKey, KeyDirectory, type KeyRow, type KeySource } from './key-directory.ts';
+import { hashApiKey } from '../../store/repositories/api-keys.ts';
+import { KeyDirectory, type KeyRow, type KeySource } from './key-directory.ts';
 
 const PLANS = { basic: { rpm: 60, tpm: 10_000, concurrency: 4, models: ['a', 'b'] } };
 
 function row(secret: string, over: Partial<KeyRow> = {}): KeyRow & { updatedAt: number } {
   return {
     id: `key_${secret}`,
-    keyHash: hashKey(secret),
+    keyHash: hashApiKey(secret),
     models: null,
     limits: null,
     expiresAt: null,
@@ -84,7 +85,7 @@ test('unknown keys cost one lookup, then are remembered briefly', async () => {
 });
 
 test('the admin key is recognised by its hash', () => {
-  const dir = new KeyDirectory(source([]), PLANS, hashKey('root'));
+  const dir = new KeyDirectory(source([]), PLANS, hashApiKey('root'));
   const p = dir.authenticate('root');
   assert.ok(!(p instanceof Promise) && p.role === 'admin');
 });

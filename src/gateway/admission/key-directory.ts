@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Plan } from '../../config/schema.ts';
 import { GatewayError } from '../../errors/gateway-error.ts';
 import type { LimitPolicy } from '../../limits/limiter.ts';
+import { hashApiKey } from '../../store/repositories/api-keys.ts';
 import type { Authenticator } from './authenticator.ts';
 import { ADMIN_PRINCIPAL, type Principal } from './principal.ts';
 
@@ -31,10 +31,6 @@ interface Entry {
   row: KeyRow;
   /** Undefined when the account's plan is not configured (fail closed, never unlimited). */
   principal: Principal | undefined;
-}
-
-export function hashKey(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
 }
 
 const NEGATIVE_TTL_MS = 5_000;
@@ -82,7 +78,7 @@ export class KeyDirectory implements Authenticator {
   }
 
   authenticate(secret: string): Principal | Promise<Principal> {
-    const hash = hashKey(secret);
+    const hash = hashApiKey(secret);
     if (hash === this.#adminHash) return ADMIN_PRINCIPAL;
     const entry = this.#byHash.get(hash);
     if (entry !== undefined) return this.#check(entry);
