@@ -7,7 +7,7 @@ import { runMigrations } from './migrate.ts';
 import { migrationProvider } from './migrations/index.ts';
 import type { Database } from './schema.ts';
 import { NodeSqliteDialect } from './sqlite/dialect.ts';
-import { openNodeSqlite } from './sqlite/node-sqlite.ts';
+import { openNodeSqlite, type NodeSqliteDatabase } from './sqlite/node-sqlite.ts';
 import { BACKSTOP_AUTOCHECKPOINT_PAGES, BackgroundCheckpointer } from './sqlite/checkpointer.ts';
 
 export type { StoreLogger };
@@ -18,7 +18,7 @@ export interface Store {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
   /** SQLite only: the connection under `db`, for work that runs synchronously (sqlite/sync-runner.ts). */
-  readonly sqlite?: SqliteDatabase;
+  readonly sqlite?: NodeSqliteDatabase;
   /** Told after every group commit (SQLite with background checkpoints: paces the checkpointer). */
   readonly committed?: () => void;
   /** Closes the pool or the file; calling it again is harmless. */
@@ -63,7 +63,7 @@ function startCheckpointer(sqlite: SqliteDatabase, dataDir: string): BackgroundC
   return new BackgroundCheckpointer(join(dataDir, SQLITE_FILE));
 }
 
-function connect(options: StoreOptions): { db: Kysely<Database>; dialect: Dialect; sqlite?: SqliteDatabase } {
+function connect(options: StoreOptions): { db: Kysely<Database>; dialect: Dialect; sqlite?: NodeSqliteDatabase } {
   const url = options.databaseUrl;
   if (url !== undefined && url !== '') {
     // Only the scheme goes into the message: the rest of a URL may carry a password.

@@ -16,7 +16,13 @@ const STATEMENT_CACHE_SIZE = 256;
  * strings — the same `string | number` the schema declares for BIGINT columns, which is also
  * what PostgreSQL's driver returns. No read can throw or round.
  */
-export function openNodeSqlite(path: string): SqliteDatabase {
+/** Kysely's database shape plus what the synchronous batch runner needs to know (sync-runner.ts). */
+export interface NodeSqliteDatabase extends SqliteDatabase {
+  /** Whether a transaction is open on the connection (BEGIN without COMMIT or ROLLBACK yet). */
+  readonly inTransaction: boolean;
+}
+
+export function openNodeSqlite(path: string): NodeSqliteDatabase {
   // busy_timeout: a second process (the CLI in local mode next to a running gateway) waits for
   // a lock instead of failing at once. Given to the constructor so it already holds for the
   // first statement: switching to WAL takes a lock too, and processes may open a new file together.
@@ -51,6 +57,9 @@ export function openNodeSqlite(path: string): SqliteDatabase {
   const cache = new Map<string, SqliteStatement>();
 
   return {
+    get inTransaction() {
+      return db.isTransaction;
+    },
     close: () => {
       cache.clear();
       db.close();
