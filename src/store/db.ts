@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kysely, PostgresDialect, type SqliteDatabase } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import type { StoreLogger } from './logger.ts';
 import { runMigrations } from './migrate.ts';
 import { migrationProvider } from './migrations/index.ts';
@@ -42,7 +42,7 @@ const PG_INT8 = 20;
 
 /** Opens the store and brings its schema up to date before anyone reads it. */
 export async function openStore(options: StoreOptions): Promise<Store> {
-  const { db, dialect, sqlite } = connect(options);
+  const { db, dialect, sqlite } = await connect(options);
   try {
     await runMigrations(db, migrationProvider, options.logger);
   } catch (err) {
@@ -63,20 +63,22 @@ function startCheckpointer(sqlite: SqliteDatabase, dataDir: string): BackgroundC
   return new BackgroundCheckpointer(join(dataDir, SQLITE_FILE));
 }
 
-function connect(options: StoreOptions): { db: Kysely<Database>; dialect: Dialect; sqlite?: NodeSqliteDatabase } {
+async function connect(options: StoreOptions): Promise<{ db: Kysely<Database>; dialect: Dialect; sqlite?: NodeSqliteDatabase }> {
   const url = options.databaseUrl;
   if (url !== undefined && url !== '') {
     // Only the scheme goes into the message: the rest of a URL may carry a password.
     if (!/^postgres(ql)?:\/\//.test(url)) throw new Error(`MAAS_DATABASE_URL must start with postgres://, got '${url.split(':')[0]}:…'`);
-    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool(url, options.logger) }) }), dialect: 'postgres' };
+    // Loaded only here: a gateway on the embedded default never carries the PostgreSQL driver.
+    const { default: pgModule } = await import('pg');
+    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool(pgModule, url, options.logger) }) }), dialect: 'postgres' };
   }
   mkdirSync(options.dataDir, { recursive: true });
   const database = openNodeSqlite(join(options.dataDir, SQLITE_FILE));
   return { db: new Kysely<Database>({ dialect: new NodeSqliteDialect({ database }) }), dialect: 'sqlite', sqlite: database };
 }
 
-function postgresPool(url: string, logger: StoreLogger | undefined): pg.Pool {
-  const pool = new pg.Pool({
+function postgresPool(pgModule: typeof pg, url: string, logger: StoreLogger | undefined): pg.Pool {
+  const pool = new pgModule.Pool({
     connectionString: url,
     max: PG_POOL_MAX,
     connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
@@ -85,7 +87,7 @@ function postgresPool(url: string, logger: StoreLogger | undefined): pg.Pool {
     // Repositories convert: BigInt(…) for money, Number(…) for epoch ms.
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === PG_INT8 ? (value: string) => value : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+        oid === PG_INT8 ? (value: string) => value : pgModule.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
   // An idle client whose connection drops (server restart) emits 'error' on the pool; unhandled,
