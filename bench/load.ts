@@ -267,6 +267,12 @@ function exportRevision(rev: string, dir: string): string {
   return root;
 }
 
+/** The reference relay, pinned like the gateway; always the working tree's (it is not the code under test). */
+function startBareRelay(opts: Options, simUrl: string): Promise<Service> {
+  const [cmd, args] = pinned(opts.pin, GATEWAY_CPU, process.execPath, [join(ROOT, 'bench', 'bare-relay.ts'), `${simUrl}/v1`]);
+  return startService('bare relay', cmd, args, process.env, /bare relay listening on (http:\/\/\S+)/);
+}
+
 function startSim(opts: Options): Promise<Service> {
   const [cmd, args] = pinned(opts.pin, CLIENT_CPU, process.execPath, [
     join(codeRoot, 'src', 'cli', 'main.ts'),
@@ -335,8 +341,11 @@ async function startGateway(opts: Options, simUrl: string, workDir: string, labe
 // ---------------------------------------------------------------------------------------------
 // One run of the load generator
 
-/** direct-xcore: calibration, straight to the simulator but from the gateway's core. */
-type Target = 'direct' | 'gateway' | 'direct-xcore';
+/**
+ * direct-xcore: calibration, straight to the simulator but from the gateway's core.
+ * bare: the reference relay (bench/bare-relay.ts) on the gateway's core: what any relay adds here.
+ */
+type Target = 'direct' | 'gateway' | 'direct-xcore' | 'bare';
 
 interface RunRecord {
   readonly scenario: string;
@@ -473,6 +482,8 @@ interface ScenarioSummary {
   readonly samplesOk: boolean;
   /** c=1 non-streaming only: median p50 of direct requests sent from the gateway's core, minus direct p50. */
   readonly crossCoreP50: number | undefined;
+  /** c=1 non-streaming only: what the reference relay adds over direct (medians, ms). */
+  readonly bareAdded: { readonly p50: number; readonly p99: number } | undefined;
   /** Largest share of a core used by other processes during any run of the scenario. */
   readonly maxForeignPercent: number;
 }
@@ -502,6 +513,7 @@ function summarize(scenario: Scenario, runs: readonly RunRecord[]): ScenarioSumm
   const d = runs.filter((r) => r.target === 'direct');
   const g = runs.filter((r) => r.target === 'gateway');
   const x = runs.filter((r) => r.target === 'direct-xcore');
+  const b = runs.filter((r) => r.target === 'bare');
   const direct = side(d);
   const gateway = side(g);
   // Load is applied for warm-up + measured time; the rest of the wall time is process start-up.
@@ -520,9 +532,10 @@ function summarize(scenario: Scenario, runs: readonly RunRecord[]): ScenarioSumm
     gatewayCpuUsPerReq: median(g.map((r) => (1000 * r.gatewayCpuMs) / Math.max(1, r.result.total))),
     gatewayCpuPercent: median(g.map((r) => pct(r.gatewayCpuMs, r))),
     simCpuPercent: { direct: median(d.map((r) => pct(r.simCpuMs, r))), gateway: median(g.map((r) => pct(r.simCpuMs, r))) },
-    gatewayRssMaxMb: Math.max(0, ...runs.map((r) => r.gatewayRssMaxMb)),
+    gatewayRssMaxMb: Math.max(0, ...runs.filter((r) => r.target !== 'bare').map((r) => r.gatewayRssMaxMb)),
     samplesOk: runs.every((r) => r.result.sample.ok),
     crossCoreP50: x.length > 0 ? median(x.map((r) => r.result.latency.p50)) - direct.p50 : undefined,
+    bareAdded: b.length > 0 ? { p50: side(b).p50 - direct.p50, p99: side(b).p99 - direct.p99 } : undefined,
     maxForeignPercent: Math.max(0, ...runs.map((r) => r.machineLoad.foreignPercent)),
   };
 }
@@ -585,6 +598,15 @@ function renderTables(summaries: readonly ScenarioSummary[], checks: readonly Ta
         `| ${s.concurrency} | ${ms(s.direct.ttfbP50)} | ${ms(s.gateway.ttfbP50)} | ${signed(s.addedTtfbP50)} | ${signed(s.addedTtfbP99)} | ${ms(s.direct.p50)} | ${ms(s.gateway.p50)} | ${signed(s.addedP50)} | ${signed(s.addedP99)} | ${int(s.direct.rps)} | ${int(s.gateway.rps)} | ${s.throughputRatio.toFixed(2)} | ${int(s.gatewayCpuUsPerReq)} | ${s.gatewayRssMaxMb.toFixed(1)} | ${s.direct.errors + s.gateway.errors} |`,
       );
     }
+    lines.push('');
+  }
+  for (const s of summaries) {
+    if (s.bareAdded === undefined) continue;
+    lines.push(
+      `Reference relay (${s.scenario}): a bare node:http + undici relay (bench/bare-relay.ts) on the gateway's core adds ` +
+        `${signed(s.bareAdded.p50)} ms p50 and ${signed(s.bareAdded.p99)} ms p99 over direct in the same run — what this machine charges any ` +
+        `relay right now; the gateway adds ${signed(s.addedP50 - s.bareAdded.p50)} ms p50 and ${signed(s.addedP99 - s.bareAdded.p99)} ms p99 more.`,
+    );
     lines.push('');
   }
   for (const s of summaries) {
@@ -683,6 +705,7 @@ async function main(): Promise<number> {
   const profiles: ProfileSummary[] = [];
   let sim: Service | undefined;
   let gateway: GatewayRun | undefined;
+  let bare: Service | undefined;
   let gatewayIdleRssMb = NaN;
   let gatewayPeakRssMb = NaN;
 
@@ -707,18 +730,25 @@ async function main(): Promise<number> {
         // Calibration at c=1 non-streaming: the same direct requests sent from the gateway's core,
         // i.e. the cost of the cross-core wake-ups that the gateway path pays four times.
         if (scenario.concurrency === 1 && !scenario.stream && opts.pin) order.push('direct-xcore');
+        if (scenario.concurrency === 1 && !scenario.stream && !opts.cpuProf) {
+          bare ??= await startBareRelay(opts, sim.url);
+          order.push('bare');
+        }
         for (const target of order) {
           if (sim.child.exitCode !== null) throw new Error('the simulator exited during the run');
           if (gateway.service.child.exitCode !== null) throw new Error('the gateway exited during the run');
-          const url = target === 'gateway' ? gateway.service.url : sim.url;
-          let record = await runOnce(opts, scenario, target, repeat, url, gwPid, simPid);
+          const url = target === 'gateway' ? gateway.service.url : target === 'bare' ? bare!.url : sim.url;
+          // A bare run samples the reference relay where the others sample the gateway: its CPU is
+          // part of the run, not another process's load.
+          const relayPid = target === 'bare' ? bare!.child.pid! : gwPid;
+          let record = await runOnce(opts, scenario, target, repeat, url, relayPid, simPid);
           // Another process took a real share of the cores: the run measured the neighbour, not
           // the gateway. Keep it in the JSON, and run again after a pause.
           for (let retry = 1; retry <= opts.retries && isNoisy(record.machineLoad); retry++) {
             discarded.push(record);
             process.stderr.write(`    !! discarding that run (noisy machine); retry ${retry} of ${opts.retries} in 3 s\n`);
             await sleep(3000);
-            record = await runOnce(opts, scenario, target, repeat, url, gwPid, simPid);
+            record = await runOnce(opts, scenario, target, repeat, url, relayPid, simPid);
           }
           scenarioRuns.push(record);
           runs.push(record);
@@ -744,6 +774,7 @@ async function main(): Promise<number> {
       gateway = undefined;
     }
   } finally {
+    if (bare !== undefined) await stopService(bare, 3000);
     if (gateway !== undefined) await stopService(gateway.service, 3000);
     if (sim !== undefined) await stopService(sim, 3000);
     killAll();
