@@ -17,11 +17,18 @@ export function parseYuan(text: string): bigint | undefined {
   return sign === '-' ? -nanos : nanos;
 }
 
-/** 12345678000n → "12.345678" (no trailing zeros, at least one digit after the point dropped if zero). */
+/** 12345678000n → "12.345678" (no trailing zeros; no point at all for whole yuan). */
 export function formatYuan(nanos: bigint): string {
+  // One bigint-to-decimal conversion and string slicing: on the hot path for every answer's
+  // x-maas-cost and x-maas-balance headers, where division, modulo and a regex cost more.
   const negative = nanos < 0n;
-  const abs = negative ? -nanos : nanos;
-  const whole = abs / NANOS_PER_YUAN;
-  const fraction = (abs % NANOS_PER_YUAN).toString().padStart(SCALE_DIGITS, '0').replace(/0+$/, '');
-  return `${negative ? '-' : ''}${whole}${fraction.length > 0 ? `.${fraction}` : ''}`;
+  const digits = (negative ? -nanos : nanos).toString().padStart(SCALE_DIGITS + 1, '0');
+  const point = digits.length - SCALE_DIGITS;
+  let end = digits.length;
+  while (end > point && digits.charCodeAt(end - 1) === ZERO) end--;
+  const whole = digits.slice(0, point);
+  const text = end > point ? `${whole}.${digits.slice(point, end)}` : whole;
+  return negative ? `-${text}` : text;
 }
+
+const ZERO = 48; // '0'
