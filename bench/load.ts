@@ -482,7 +482,7 @@ interface ScenarioSummary {
   readonly samplesOk: boolean;
   /** c=1 non-streaming only: median p50 of direct requests sent from the gateway's core, minus direct p50. */
   readonly crossCoreP50: number | undefined;
-  /** c=1 non-streaming only: what the reference relay adds over direct (medians, ms). */
+  /** Latency-target scenarios only: what the reference relay adds over direct (medians, ms; TTFB when streaming). */
   readonly bareAdded: { readonly p50: number; readonly p99: number } | undefined;
   /** Largest share of a core used by other processes during any run of the scenario. */
   readonly maxForeignPercent: number;
@@ -507,6 +507,10 @@ function side(runs: readonly RunRecord[]): Side {
     errors: r.reduce((n, x) => n + x.errors, 0),
     runs: r.length,
   };
+}
+
+function referenceAdded(bare: Side, direct: Side, stream: boolean): { p50: number; p99: number } {
+  return stream ? { p50: bare.ttfbP50! - direct.ttfbP50!, p99: bare.ttfbP99! - direct.ttfbP99! } : { p50: bare.p50 - direct.p50, p99: bare.p99 - direct.p99 };
 }
 
 function summarize(scenario: Scenario, runs: readonly RunRecord[]): ScenarioSummary {
@@ -535,7 +539,7 @@ function summarize(scenario: Scenario, runs: readonly RunRecord[]): ScenarioSumm
     gatewayRssMaxMb: Math.max(0, ...runs.filter((r) => r.target !== 'bare').map((r) => r.gatewayRssMaxMb)),
     samplesOk: runs.every((r) => r.result.sample.ok),
     crossCoreP50: x.length > 0 ? median(x.map((r) => r.result.latency.p50)) - direct.p50 : undefined,
-    bareAdded: b.length > 0 ? { p50: side(b).p50 - direct.p50, p99: side(b).p99 - direct.p99 } : undefined,
+    bareAdded: b.length > 0 ? referenceAdded(side(b), direct, scenario.stream) : undefined,
     maxForeignPercent: Math.max(0, ...runs.map((r) => r.machineLoad.foreignPercent)),
   };
 }
@@ -602,10 +606,13 @@ function renderTables(summaries: readonly ScenarioSummary[], checks: readonly Ta
   }
   for (const s of summaries) {
     if (s.bareAdded === undefined) continue;
+    const what = s.stream ? 'TTFB ' : '';
+    const gatewayP50 = s.stream ? s.addedTtfbP50! : s.addedP50;
+    const gatewayP99 = s.stream ? s.addedTtfbP99! : s.addedP99;
     lines.push(
       `Reference relay (${s.scenario}): a bare node:http + undici relay (bench/bare-relay.ts) on the gateway's core adds ` +
-        `${signed(s.bareAdded.p50)} ms p50 and ${signed(s.bareAdded.p99)} ms p99 over direct in the same run — what this machine charges any ` +
-        `relay right now; the gateway adds ${signed(s.addedP50 - s.bareAdded.p50)} ms p50 and ${signed(s.addedP99 - s.bareAdded.p99)} ms p99 more.`,
+        `${signed(s.bareAdded.p50)} ms ${what}p50 and ${signed(s.bareAdded.p99)} ms ${what}p99 over direct in the same run — what this machine charges any ` +
+        `relay right now; the gateway adds ${signed(gatewayP50 - s.bareAdded.p50)} ms ${what}p50 and ${signed(gatewayP99 - s.bareAdded.p99)} ms ${what}p99 more.`,
     );
     lines.push('');
   }
@@ -730,7 +737,8 @@ async function main(): Promise<number> {
         // Calibration at c=1 non-streaming: the same direct requests sent from the gateway's core,
         // i.e. the cost of the cross-core wake-ups that the gateway path pays four times.
         if (scenario.concurrency === 1 && !scenario.stream && opts.pin) order.push('direct-xcore');
-        if (scenario.concurrency === 1 && !scenario.stream && !opts.cpuProf) {
+        // The reference relay where a latency target is judged: c=1 non-streaming, and the paced stream's TTFB.
+        if (((scenario.concurrency === 1 && !scenario.stream) || scenario.paced === true) && !opts.cpuProf) {
           bare ??= await startBareRelay(opts, sim.url);
           order.push('bare');
         }
