@@ -5,6 +5,12 @@ const BUSY_TIMEOUT_MS = 5000;
 /** Compiled statements kept per connection; Kysely prepares on every query, SQLite compiling is not free. */
 const STATEMENT_CACHE_SIZE = 256;
 
+/** Kysely's database shape plus what the synchronous batch runner needs to know (sync-runner.ts). */
+export interface NodeSqliteDatabase extends SqliteDatabase {
+  /** Whether a transaction is open on the connection (BEGIN without COMMIT or ROLLBACK yet). */
+  readonly inTransaction: boolean;
+}
+
 /**
  * Kysely's SQLite dialect expects a better-sqlite3-shaped database; Node's built-in
  * `node:sqlite` is the same idea with other names. This adapter is the whole difference, so
@@ -16,12 +22,6 @@ const STATEMENT_CACHE_SIZE = 256;
  * strings — the same `string | number` the schema declares for BIGINT columns, which is also
  * what PostgreSQL's driver returns. No read can throw or round.
  */
-/** Kysely's database shape plus what the synchronous batch runner needs to know (sync-runner.ts). */
-export interface NodeSqliteDatabase extends SqliteDatabase {
-  /** Whether a transaction is open on the connection (BEGIN without COMMIT or ROLLBACK yet). */
-  readonly inTransaction: boolean;
-}
-
 export function openNodeSqlite(path: string): NodeSqliteDatabase {
   // busy_timeout: a second process (the CLI in local mode next to a running gateway) waits for
   // a lock instead of failing at once. Given to the constructor so it already holds for the
