@@ -3,7 +3,7 @@
  * body to the upstream through one pooled undici `Pool` and streams the answer back. No
  * features at all (no keys, routing, billing, validation), so what it adds over going direct
  * is what this machine charges any Node relay at that moment: the floor under the gateway's
- * numbers, measured in the same run (bench/load.ts, `nonstream-c1`).
+ * numbers, measured in the same run (bench/load.ts: `nonstream-c1` and `ttfb-c16`).
  *
  *   node bench/bare-relay.ts http://127.0.0.1:18080/v1
  */

@@ -267,6 +267,20 @@ function exportRevision(rev: string, dir: string): string {
   return root;
 }
 
+/** The runs of one repeat of a scenario, in order. */
+function targetsOf(opts: Options, scenario: Scenario, repeat: number): Target[] {
+  // ABBA: direct first on even repeats, gateway first on odd ones, so slow drift
+  // (JIT, heap growth, thermal) does not favour either target.
+  const order: Target[] = repeat % 2 === 0 ? ['direct', 'gateway'] : ['gateway', 'direct'];
+  const c1 = scenario.concurrency === 1 && !scenario.stream;
+  // Calibration at c=1 non-streaming: the same direct requests sent from the gateway's core,
+  // i.e. the cost of the cross-core wake-ups that the gateway path pays four times.
+  if (c1 && opts.pin) order.push('direct-xcore');
+  // The reference relay where a latency target is judged: c=1 non-streaming, and the paced stream's TTFB.
+  if ((c1 || scenario.paced === true) && !opts.cpuProf) order.push('bare');
+  return order;
+}
+
 /** The reference relay, pinned like the gateway; always the working tree's (it is not the code under test). */
 function startBareRelay(opts: Options, simUrl: string): Promise<Service> {
   const [cmd, args] = pinned(opts.pin, GATEWAY_CPU, process.execPath, [join(ROOT, 'bench', 'bare-relay.ts'), `${simUrl}/v1`]);
@@ -685,10 +699,10 @@ async function main(): Promise<number> {
     process.stderr.write('bench: fewer than 2 CPUs; pinning disabled\n');
     (opts as { pin: boolean }).pin = false;
   }
-  const runsTotal = opts.scenarios.length * opts.repeats * 2;
+  const runsTotal = opts.scenarios.reduce((n, s) => n + opts.repeats * targetsOf(opts, s, 0).length, 0);
   const estimate = (runsTotal * (opts.warmupMs + opts.durationMs + 400)) / 1000;
   process.stderr.write(
-    `bench: ${opts.scenarios.map((s) => s.name).join(', ')}; ${opts.repeats} repeat(s) × 2 targets; ` +
+    `bench: ${opts.scenarios.map((s) => s.name).join(', ')}; ${opts.repeats} repeat(s); ${runsTotal} runs; ` +
       `${opts.warmupMs / 1000}s warm-up + ${opts.durationMs / 1000}s measured per run; ~${Math.ceil(estimate)} s` +
       `${opts.pin ? `; gateway on CPU ${GATEWAY_CPU}, sim + load generator on CPU ${CLIENT_CPU}` : '; unpinned'}\n`,
   );
@@ -731,17 +745,8 @@ async function main(): Promise<number> {
       const simPid = sim.child.pid!;
       const scenarioRuns: RunRecord[] = [];
       for (let repeat = 0; repeat < opts.repeats; repeat++) {
-        // ABBA: direct first on even repeats, gateway first on odd ones, so slow drift
-        // (JIT, heap growth, thermal) does not favour either target.
-        const order: Target[] = repeat % 2 === 0 ? ['direct', 'gateway'] : ['gateway', 'direct'];
-        // Calibration at c=1 non-streaming: the same direct requests sent from the gateway's core,
-        // i.e. the cost of the cross-core wake-ups that the gateway path pays four times.
-        if (scenario.concurrency === 1 && !scenario.stream && opts.pin) order.push('direct-xcore');
-        // The reference relay where a latency target is judged: c=1 non-streaming, and the paced stream's TTFB.
-        if (((scenario.concurrency === 1 && !scenario.stream) || scenario.paced === true) && !opts.cpuProf) {
-          bare ??= await startBareRelay(opts, sim.url);
-          order.push('bare');
-        }
+        const order = targetsOf(opts, scenario, repeat);
+        if (order.includes('bare')) bare ??= await startBareRelay(opts, sim.url);
         for (const target of order) {
           if (sim.child.exitCode !== null) throw new Error('the simulator exited during the run');
           if (gateway.service.child.exitCode !== null) throw new Error('the gateway exited during the run');
