@@ -82,6 +82,7 @@ function assertRateLimited(answer: Answer, limit: RegExp): void {
   assert.ok('param' in error);
   assert.match(error.message as string, limit);
   assert.match(answer.headers.get('retry-after') ?? '', /^([1-9]|[1-5][0-9]|60)$/, `retry-after ${answer.headers.get('retry-after')}`);
+  assert.ok(answer.headers.get('x-request-id'), 'A4: the limiter refusal carries x-request-id');
 }
 
 const RESET = /^(\d+(\.\d+)?(h|m|s|ms))+$/;
@@ -155,6 +156,9 @@ describe('A. limits and quota', () => {
     const error = (JSON.parse(refused.text) as { error: Obj }).error;
     assert.equal(error.code, 'insufficient_quota');
     assert.equal(error.type, 'insufficient_quota');
+    assert.ok(typeof error.message === 'string' && error.message.length > 0, 'A6: a message');
+    assert.ok('param' in error, 'A6: param is present (null)');
+    assert.ok(refused.headers.get('x-request-id'), 'A4: the balance refusal carries x-request-id');
     assert.notEqual(refused.headers.get('x-should-retry'), 'true');
 
     let attempts = 0;

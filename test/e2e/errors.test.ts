@@ -68,6 +68,8 @@ describe('admission', () => {
     expectError(await post('/v1/chat/completions', chat(), { authorization: `Basic ${gw.apiKey}` }), 401, 'invalid_token');
     const res = await fetch(`${gw.url}/v1/models`);
     assert.equal(res.status, 401);
+    assert.ok(res.headers.get('x-request-id'));
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'invalid_token', 'no Authorization header at all');
   });
 
   test('the SDK surfaces 401 as AuthenticationError', async () => {
@@ -186,6 +188,7 @@ describe('upstream failures', () => {
     assert.ok(!text.includes('[DONE]'));
     const last = JSON.parse(events.at(-1)!.slice('data: '.length)) as { error: { code: string; message: string } };
     assert.equal(last.error.code, 'upstream_error');
+    assert.ok(typeof last.error.message === 'string' && last.error.message.length > 0, 'the error event says what happened');
     assert.ok(events.length >= 4, 'the tokens sent before the cut reached the client');
 
     const stream = await client.chat.completions.create({ ...chat({ sim: { drop_after_tokens: 3, output_tokens: 20 } }), stream: true } as unknown as OpenAI.ChatCompletionCreateParamsStreaming);

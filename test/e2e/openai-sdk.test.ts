@@ -95,6 +95,8 @@ describe('chat completions', () => {
     for await (const chunk of stream) chunks.push(chunk);
     const last = chunks.at(-1)!;
     assert.deepEqual(last.choices, []);
+    for (const n of [last.usage!.prompt_tokens, last.usage!.completion_tokens, last.usage!.total_tokens]) assert.ok(Number.isInteger(n) && n >= 0, `token count ${n}`);
+    assert.ok(last.usage!.prompt_tokens > 0);
     assert.equal(last.usage!.total_tokens, last.usage!.prompt_tokens + last.usage!.completion_tokens);
     for (const c of chunks.slice(0, -1)) assert.equal(c.usage, null);
     const generated = chunks.filter((c) => c.choices[0]?.delta.content).length;
@@ -260,6 +262,10 @@ describe('embeddings', () => {
     }
     // The upstream was asked for floats; the gateway did the base64 encoding.
     assert.equal((await lastUpstreamBody()).encoding_format, undefined);
+    // And the decoded vectors have the model's dimension: what the upstream itself returns.
+    const direct = new OpenAI({ baseURL: sim.baseURL, apiKey: 'unused', maxRetries: 0 });
+    const upstream = await direct.embeddings.create({ model: 'bge-m3', input: input[0]!, encoding_format: 'float' });
+    assert.equal(decoded.data[0]!.embedding.length, upstream.data[0]!.embedding.length);
   });
 
   test('raw base64 decodes to 4 bytes per dimension', async () => {
