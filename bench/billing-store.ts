@@ -4,7 +4,9 @@
  * the gateway makes per request. Workers run concurrently like requests in flight; prints µs of
  * wall time and of CPU per request and how many requests shared one transaction.
  *
- *   node bench/billing-store.ts [--requests 20000] [--concurrency 1,16,128] [--database-url postgres://…]
+ *   node bench/billing-store.ts [--requests 20000] [--concurrency 1,16,128] [--free] [--database-url postgres://…]
+ *
+ * `--free`: requests of a free deployment (hold and cost 0), like the load benchmark's model.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,11 +20,13 @@ const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '1,16,128' },
+    free: { type: 'boolean', default: false },
     'database-url': { type: 'string' },
   },
 });
 const requests = Number(values.requests);
-const price = priceSnapshot({ input: '0.0005', output: '0.001' });
+const price = values.free ? null : priceSnapshot({ input: '0.0005', output: '0.001' });
+const amount = values.free ? 0n : 47_000n;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'maas-bench-billing-store-'));
 const store = await openStore({ databaseUrl: values['database-url'], dataDir });
@@ -43,12 +47,12 @@ try {
       chip: 'nvidia',
       deploymentId: 'bench-model#0',
       provider: 'sim',
-      amount: 47_000n,
+      amount,
       price,
       startedAt: Date.now(),
     });
     if (!held.ok) throw new Error('hold refused');
-    await repos.billing.settle({ requestId, promptTokens: 30, completionTokens: 32, cachedTokens: 0, cost: 47_000n, status: 'ok', httpStatus: 200, latencyMs: 1, ttftMs: null, endedAt: Date.now() });
+    await repos.billing.settle({ requestId, promptTokens: 30, completionTokens: 32, cachedTokens: 0, cost: amount, status: 'ok', httpStatus: 200, latencyMs: 1, ttftMs: null, endedAt: Date.now() });
   };
 
   const run = async (concurrency: number, n: number): Promise<{ wallUs: number; userUs: number; systemUs: number; perCommit: number }> => {
@@ -68,7 +72,7 @@ try {
   };
 
   await run(16, Math.min(requests, 2000)); // warm-up: JIT, statement cache
-  process.stdout.write(`${store.dialect}: ${requests} requests per row (hold + settle each)\n`);
+  process.stdout.write(`${store.dialect}: ${requests} ${values.free ? 'free' : 'paid'} requests per row (hold + settle each)\n`);
   process.stdout.write('| in flight | wall µs/request | CPU µs/request (user + system) | writes per transaction |\n|---:|---:|---:|---:|\n');
   for (const concurrency of values.concurrency.split(',').map(Number)) {
     const r = await run(concurrency, requests);

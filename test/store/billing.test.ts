@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
 import type { HoldRequest } from '../../src/billing/types.ts';
 import type { Store } from '../../src/store/db.ts';
 import { StoreConflictError } from '../../src/store/errors.ts';
@@ -133,6 +134,44 @@ forEachBackend('billing', (backend) => {
     assert.equal(records[0]!.cost, 0n);
     assert.equal(records[0]!.price, null);
     assert.equal((await fx.repos.billing.ledger(id)).filter((e) => e.kind === 'usage').length, 0);
+  });
+
+  test('free requests read the account and never write it: holds and settlements of nothing leave its row alone', async () => {
+    const id = await funded(500n);
+    const db = fx.store.db;
+    const counting =
+      backend().dialect === 'sqlite'
+        ? ['CREATE TRIGGER count_account_writes AFTER UPDATE ON accounts BEGIN INSERT INTO account_writes VALUES (1); END']
+        : [
+            'CREATE FUNCTION count_account_writes() RETURNS trigger AS $$ BEGIN INSERT INTO account_writes VALUES (1); RETURN NEW; END $$ LANGUAGE plpgsql',
+            'CREATE TRIGGER count_account_writes AFTER UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION count_account_writes()',
+          ];
+    await sql.raw('CREATE TABLE account_writes (n INTEGER)').execute(db);
+    for (const ddl of counting) await sql.raw(ddl).execute(db);
+    const writes = async (): Promise<number> => Number((await sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM account_writes`.execute(db)).rows[0]!.n);
+    try {
+      const free = [hold(id, 0n, { price: null }), hold(id, 0n, { price: null })];
+      const placed = await Promise.all(free.map((h) => fx.repos.billing.placeHold(h)));
+      assert.deepEqual(placed, [
+        { ok: true, available: 500n, balance: 500n },
+        { ok: true, available: 500n, balance: 500n },
+      ]);
+      const settled = await Promise.all(free.map((h) => fx.repos.billing.settle(settlement(h.requestId, 0n))));
+      assert.deepEqual(settled, [{ balance: 500n }, { balance: 500n }]);
+      assert.equal((await fx.repos.billing.usageRecords({ accountId: id })).length, 2, 'both are on record');
+      assert.equal(await writes(), 0, 'the account row was never written');
+      assert.deepEqual(await fx.repos.billing.placeHold(hold('acct_missing', 0n, { price: null })), { ok: false, available: 0n });
+
+      // The control: a paid request does write the row, so the trigger counts.
+      const paid = hold(id, 100n);
+      await fx.repos.billing.placeHold(paid);
+      assert.deepEqual(await fx.repos.billing.settle(settlement(paid.requestId, 40n)), { balance: 460n });
+      assert.equal(await writes(), 2);
+    } finally {
+      await sql.raw('DROP TRIGGER count_account_writes' + (backend().dialect === 'sqlite' ? '' : ' ON accounts')).execute(db);
+      if (backend().dialect !== 'sqlite') await sql.raw('DROP FUNCTION count_account_writes()').execute(db);
+      await sql.raw('DROP TABLE account_writes').execute(db);
+    }
   });
 
   test('holds left by a crash are settled at their held amount as unsettled when the store reopens', async () => {

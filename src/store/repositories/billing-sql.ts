@@ -22,7 +22,6 @@ function multiInsert(db: Compiler, table: string, columns: readonly string[], mo
   return new MultiInsert(db, `INSERT INTO ${table} (${columns.join(', ')})`, columns.length, (base) => tuple(base, columns.length, positions));
 }
 
-export interface ReserveRow { available: string }
 export interface ReservedRow { available: string; balance: string }
 export interface BalanceRow { balance: string }
 /** A hold as the settlement reads it back (DELETE … RETURNING, money cast to text): what its usage record repeats. */
@@ -37,8 +36,8 @@ export type ReleasedHold = Omit<HoldsTable, 'amount' | 'started_at'> & { amount:
 export class BillingStatements {
   /** args: amount, account. Reserves `amount` if it fits; returns what is left available and the balance. */
   readonly reserve: Statement<ReservedRow>;
-  /** args: account. Balance − held, for a hold that did not fit. */
-  readonly available: Statement<ReserveRow>;
+  /** args: account. Balance − held and the balance, read without writing: a hold that did not fit, or a free one. */
+  readonly funds: Statement<ReservedRow>;
   /** args: request ids. Deletes their open holds and returns them; none for a request already settled. */
   readonly release: ChunkedStatement<ReleasedHold>;
   /** args: held amount, cost, account. Releases held amounts and debits costs (one account's sums); returns the balance after. */
@@ -56,7 +55,7 @@ export class BillingStatements {
       db,
       sql`UPDATE accounts SET held = held + ${big(0)} WHERE id = ${arg(1)} AND balance - held >= ${big(0)} RETURNING CAST(balance - held AS TEXT) AS available, CAST(balance AS TEXT) AS balance`,
     );
-    this.available = new Statement(db, sql`SELECT CAST(balance - held AS TEXT) AS available FROM accounts WHERE id = ${arg(0)}`);
+    this.funds = new Statement(db, sql`SELECT CAST(balance - held AS TEXT) AS available, CAST(balance AS TEXT) AS balance FROM accounts WHERE id = ${arg(0)}`);
     this.release = new ChunkedStatement(
       db,
       1,

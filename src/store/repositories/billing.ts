@@ -117,6 +117,22 @@ export class KyselyBillingStore implements BillingStore {
     const results: HoldResult[] = new Array<HoldResult>(holds.length);
     for (const [accountId, members] of byAccount(holds)) {
       const total = members.reduce((sum, i) => sum + holds[i]!.amount, 0n);
+      if (total === 0n) {
+        // Holds of nothing (free deployments) reserve nothing, so the account row is read, not
+        // written: no page for the WAL on SQLite, no row lock serialising an account's free traffic
+        // across gateways on PostgreSQL. Their rows still go in: the request is on record before
+        // dispatch like every other.
+        const [funds] = yield* this.#sql.funds.step([accountId]);
+        for (const i of members) {
+          if (funds === undefined) {
+            results[i] = { ok: false, available: 0n };
+            continue;
+          }
+          results[i] = { ok: true, available: BigInt(funds.available), balance: BigInt(funds.balance) };
+          this.#deferHold(tx, holds[i]!);
+        }
+        continue;
+      }
       const [reserved] = members.length === 1 ? [undefined] : yield* this.#sql.reserve.step([total.toString(), accountId]);
       if (reserved === undefined) {
         for (const i of members) results[i] = yield* this.#placeHoldIn(tx, holds[i]!);
@@ -137,7 +153,7 @@ export class KyselyBillingStore implements BillingStore {
   *#placeHoldIn(tx: BatchTx, hold: HoldRequest): Step<HoldResult> {
     const [reserved] = yield* this.#sql.reserve.step([hold.amount.toString(), hold.accountId]);
     if (reserved === undefined) {
-      const [row] = yield* this.#sql.available.step([hold.accountId]);
+      const [row] = yield* this.#sql.funds.step([hold.accountId]);
       return { ok: false, available: row === undefined ? 0n : BigInt(row.available) };
     }
     this.#deferHold(tx, hold);
@@ -190,7 +206,9 @@ export class KyselyBillingStore implements BillingStore {
     });
     const running = new Map<string, bigint>();
     for (const [accountId, total] of totals) {
-      const [debited] = yield* this.#sql.debit.step([total.held.toString(), total.cost.toString(), accountId]);
+      // Nothing held and nothing to charge (free requests): the balance is read, the row left alone.
+      const free = total.held === 0n && total.cost === 0n;
+      const [debited] = free ? yield* this.#sql.funds.step([accountId]) : yield* this.#sql.debit.step([total.held.toString(), total.cost.toString(), accountId]);
       if (debited === undefined) throw new StoreConflictError(`cannot settle on ${accountId}: the account is gone`);
       running.set(accountId, BigInt(debited.balance) + total.cost);
     }
