@@ -39,6 +39,8 @@ export class BillingSession {
   readonly #accountId: string;
   readonly #started = performance.now();
   #settlement: Promise<{ readonly balance: bigint }> | undefined;
+  /** What the settlement charged. */
+  #charged = 0n;
   /** The account's balance once this settlement and the others in flight commit. */
   #projectedBalance: bigint | undefined;
 
@@ -83,6 +85,7 @@ export class BillingSession {
   settle(usage: Usage | undefined, status: UsageStatus, httpStatus: number, ttftMs: number | null): Promise<{ readonly balance: bigint }> {
     if (this.#settlement !== undefined) return this.#settlement;
     const cost = this.cost(usage ?? NO_USAGE);
+    this.#charged = cost;
     const { store, balances } = this.#billing;
     const accountId = this.#accountId;
     this.#projectedBalance = balances.charging(accountId, cost);
@@ -112,7 +115,7 @@ export class BillingSession {
    */
   settleForHeaders(usage: Usage): Record<string, string> {
     void this.settle(usage, 'ok', 200, null).catch(() => {});
-    const headers: Record<string, string> = { 'x-maas-cost': formatYuan(this.cost(usage)) };
+    const headers: Record<string, string> = { 'x-maas-cost': formatYuan(this.#charged) };
     if (this.#projectedBalance !== undefined) headers['x-maas-balance'] = formatYuan(this.#projectedBalance);
     return headers;
   }
