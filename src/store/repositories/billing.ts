@@ -18,8 +18,7 @@ import { GroupCommit, kyselyRunner, TurnGroups, type BatchTx, type TransactionRu
 import type { Step } from '../prepared.ts';
 import type { Database } from '../schema.ts';
 import { SequentialIds } from '../sequential-ids.ts';
-import { BillingStatements, type ReleasedHold } from './billing-sql.ts';
-
+import { BillingStatements, type ReleasedHold, type ReservedRow } from './billing-sql.ts';
 
 function priceJson(price: PriceSnapshot | null): string | null {
   if (price === null) return null;
@@ -117,23 +116,7 @@ export class KyselyBillingStore implements BillingStore {
     const results: HoldResult[] = new Array<HoldResult>(holds.length);
     for (const [accountId, members] of byAccount(holds)) {
       const total = members.reduce((sum, i) => sum + holds[i]!.amount, 0n);
-      if (total === 0n) {
-        // Holds of nothing (free deployments) reserve nothing, so the account row is read, not
-        // written: no page for the WAL on SQLite, no row lock serialising an account's free traffic
-        // across gateways on PostgreSQL. Their rows still go in: the request is on record before
-        // dispatch like every other.
-        const [funds] = yield* this.#sql.funds.step([accountId]);
-        for (const i of members) {
-          if (funds === undefined) {
-            results[i] = { ok: false, available: 0n };
-            continue;
-          }
-          results[i] = { ok: true, available: BigInt(funds.available), balance: BigInt(funds.balance) };
-          this.#deferHold(tx, holds[i]!);
-        }
-        continue;
-      }
-      const [reserved] = members.length === 1 ? [undefined] : yield* this.#sql.reserve.step([total.toString(), accountId]);
+      const [reserved] = yield* this.#reserveGroup(accountId, total, members.length);
       if (reserved === undefined) {
         for (const i of members) results[i] = yield* this.#placeHoldIn(tx, holds[i]!);
         continue;
@@ -147,6 +130,16 @@ export class KyselyBillingStore implements BillingStore {
       }
     }
     return results;
+  }
+
+  /** An account's part of a group in one statement; no row: place its holds one by one. */
+  *#reserveGroup(accountId: string, total: bigint, size: number): Step<ReservedRow[]> {
+    // Holds of nothing (free deployments) reserve nothing, so the account row is read, not
+    // written: no page for the WAL on SQLite, no row lock serialising an account's free traffic
+    // across gateways on PostgreSQL. Their rows still go in, like every other hold's.
+    if (total === 0n) return yield* this.#sql.funds.step([accountId]);
+    if (size === 1) return [];
+    return yield* this.#sql.reserve.step([total.toString(), accountId]);
   }
 
   /** One conditional UPDATE reserves the amount (or finds it does not fit). */
