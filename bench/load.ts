@@ -471,6 +471,8 @@ interface Side {
   readonly ttfbP99: number | undefined;
   readonly errors: number;
   readonly runs: number;
+  /** Share of the requests (%) slower than 1 ms and than 2 ms, from the histograms (medians over runs). */
+  readonly slowPercent: { readonly over1: number; readonly over2: number };
 }
 
 interface ScenarioSummary {
@@ -498,6 +500,8 @@ interface ScenarioSummary {
   readonly crossCoreP50: number | undefined;
   /** Latency-target scenarios only: what the reference relay adds over direct (medians, ms; TTFB when streaming). */
   readonly bareAdded: { readonly p50: number; readonly p99: number } | undefined;
+  /** Non-streaming latency-target scenarios only: the reference relay's share of slow requests. */
+  readonly bareSlowPercent: Side['slowPercent'] | undefined;
   /** Largest share of a core used by other processes during any run of the scenario. */
   readonly maxForeignPercent: number;
 }
@@ -520,7 +524,15 @@ function side(runs: readonly RunRecord[]): Side {
     ttfbP99: stream ? median(r.map((x) => x.ttfb?.p99 ?? NaN)) : undefined,
     errors: r.reduce((n, x) => n + x.errors, 0),
     runs: r.length,
+    slowPercent: { over1: median(r.map((x) => slowerThan(x, 1))), over2: median(r.map((x) => slowerThan(x, 2))) },
   };
+}
+
+/** % of a run's requests whose latency exceeded `ms` (a power of two: a histogram bound). */
+function slowerThan(result: LoadgenResult, ms: number): number {
+  const total = result.histogram.reduce((n, b) => n + b.count, 0);
+  const slow = result.histogram.reduce((n, b) => (b.le > ms ? n + b.count : n), 0);
+  return total === 0 ? NaN : (100 * slow) / total;
 }
 
 function referenceAdded(bare: Side, direct: Side, stream: boolean): { p50: number; p99: number } {
@@ -534,6 +546,7 @@ function summarize(scenario: Scenario, runs: readonly RunRecord[]): ScenarioSumm
   const b = runs.filter((r) => r.target === 'bare');
   const direct = side(d);
   const gateway = side(g);
+  const bare = b.length > 0 ? side(b) : undefined;
   // Load is applied for warm-up + measured time; the rest of the wall time is process start-up.
   const pct = (cpu: number, run: RunRecord): number => (100 * cpu) / (run.result.warmupMs + run.result.durationMs);
   return {
@@ -553,7 +566,8 @@ function summarize(scenario: Scenario, runs: readonly RunRecord[]): ScenarioSumm
     gatewayRssMaxMb: Math.max(0, ...runs.filter((r) => r.target !== 'bare').map((r) => r.gatewayRssMaxMb)),
     samplesOk: runs.every((r) => r.result.sample.ok),
     crossCoreP50: x.length > 0 ? median(x.map((r) => r.result.latency.p50)) - direct.p50 : undefined,
-    bareAdded: b.length > 0 ? referenceAdded(side(b), direct, scenario.stream) : undefined,
+    bareAdded: bare && referenceAdded(bare, direct, scenario.stream),
+    bareSlowPercent: bare && !scenario.stream ? bare.slowPercent : undefined,
     maxForeignPercent: Math.max(0, ...runs.map((r) => r.machineLoad.foreignPercent)),
   };
 }
@@ -627,6 +641,15 @@ function renderTables(summaries: readonly ScenarioSummary[], checks: readonly Ta
       `Reference relay (${s.scenario}): a bare node:http + undici relay (bench/bare-relay.ts) on the gateway's core adds ` +
         `${signed(s.bareAdded.p50)} ms ${what}p50 and ${signed(s.bareAdded.p99)} ms ${what}p99 over direct in the same run — what this machine charges any ` +
         `relay right now; the gateway adds ${signed(gatewayP50 - s.bareAdded.p50)} ms ${what}p50 and ${signed(gatewayP99 - s.bareAdded.p99)} ms ${what}p99 more.`,
+    );
+    lines.push('');
+  }
+  for (const s of summaries) {
+    if (s.bareSlowPercent === undefined) continue;
+    const pct = (side: Side['slowPercent']): string => `${side.over1.toFixed(2)} % / ${side.over2.toFixed(2)} %`;
+    lines.push(
+      `Tail (${s.scenario}): requests slower than 1 ms / 2 ms — direct ${pct(s.direct.slowPercent)}, reference relay ${pct(s.bareSlowPercent)}, ` +
+        `gateway ${pct(s.gateway.slowPercent)}. A p99 above 2 ms means more than 1 % of the requests took that long.`,
     );
     lines.push('');
   }
