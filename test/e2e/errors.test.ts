@@ -21,6 +21,8 @@ before(async () => {
       'guarded-model': { deployments: [{ provider: 'guarded' }] },
       'dead-model': { deployments: [{ provider: 'dead' }] },
       'slow-model': { deployments: [{ provider: 'slow' }] },
+      // Same provider, but this deployment was given longer: its own timeout is the one that holds.
+      'patient-model': { deployments: [{ provider: 'slow', timeouts: { headers_ms: 5000 } }] },
     },
   });
   gw = await startGateway({ config, env: { MAAS_BODY_LIMIT: '65536' } });
@@ -170,6 +172,12 @@ describe('upstream failures', () => {
   test('an unreachable upstream → 502; one slower than its timeout → 504', async () => {
     expectError(await post('/v1/chat/completions', chat({ model: 'dead-model' })), 502, 'upstream_error');
     expectError(await post('/v1/chat/completions', chat({ model: 'slow-model', sim: { delay_ms: 1500 } })), 504, 'upstream_timeout');
+  });
+
+  test("a deployment's own timeout holds over its provider's, also when it is longer", async () => {
+    const answer = await client.chat.completions.create(chat({ model: 'patient-model', sim: { delay_ms: 2500 } }) as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.equal(answer.object, 'chat.completion');
+    assert.ok((answer.choices[0]?.message.content ?? '').length > 0);
   });
 
   test('a stream whose upstream fails before the first token gets a JSON error, not SSE', async () => {

@@ -4,12 +4,8 @@ import { ENDPOINT_PATHS, ENDPOINTS, type ProviderAdapter, type UpstreamRequest, 
 import { ProbeError } from '../probe-error.ts';
 import { requestRaw } from './raw-request.ts';
 
-const DEFAULT_TIMEOUTS = Object.freeze({
-  connect_ms: 10_000,
-  // A non-streaming answer only sends headers once it is fully generated: minutes, not seconds.
-  headers_ms: 600_000,
-  idle_ms: 300_000,
-});
+/** TCP/TLS connect, when the provider sets no `timeouts.connect_ms` (the pool enforces it for all its deployments). */
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /** A health probe reads at most this much of the model list before dropping the rest. */
 const PROBE_BODY_LIMIT = 64 * 1024;
@@ -23,14 +19,17 @@ const PROBE_BODY_LIMIT = 64 * 1024;
 export function createOpenAICompatibleAdapter(name: string, config: RawProvider): ProviderAdapter {
   const base = new URL(config.base_url!);
   const basePath = base.pathname.replace(/\/+$/, '');
-  const timeouts = { ...DEFAULT_TIMEOUTS, ...config.timeouts };
   const pool = new Pool(base.origin, {
     connections: config.max_connections ?? 256,
     pipelining: 1,
     keepAliveTimeout: 30_000,
-    connect: { timeout: timeouts.connect_ms },
-    headersTimeout: timeouts.headers_ms,
-    bodyTimeout: timeouts.idle_ms,
+    connect: { timeout: config.timeouts?.connect_ms ?? DEFAULT_CONNECT_TIMEOUT_MS },
+    // Every call runs under its deployment's own timers (gateway/routing/timeouts.ts: headers,
+    // first token, idle, total, on the call's abort signal). undici's per-request timers would
+    // only repeat them with the provider's values — cutting a deployment that was given longer —
+    // and cost timer objects per request that its timer wheel keeps for up to a second.
+    headersTimeout: 0,
+    bodyTimeout: 0,
   });
   const fixedHeaders: Record<string, string> = { 'content-type': 'application/json', ...config.headers };
   if (config.api_key) fixedHeaders.authorization = `Bearer ${config.api_key}`;
