@@ -1,14 +1,18 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from './errors.ts';
 import { loadConfig } from './load.ts';
 import { resolveTimeouts } from '../gateway/routing/timeouts.ts';
 
+const configDir = mkdtempSync(join(tmpdir(), 'maas-cfg-'));
+after(() => rmSync(configDir, { recursive: true, force: true }));
+let configs = 0;
+
 function withConfig(yaml: string, env: Record<string, string> = {}) {
-  const path = join(mkdtempSync(join(tmpdir(), 'maas-cfg-')), 'config.yaml');
+  const path = join(configDir, `config-${configs++}.yaml`);
   writeFileSync(path, yaml);
   return () => loadConfig({ MAAS_CONFIG: path, ...env });
 }
