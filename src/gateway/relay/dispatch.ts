@@ -15,7 +15,8 @@ export async function dispatch(deployment: Deployment, request: UpstreamRequest)
   }
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+// Connect timeouts are the pool's; every later phase is timed by the call's own timers (gatewayTimeout).
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
 
 export function transportError(err: unknown, signal: AbortSignal, provider: string): GatewayError {
   if (err instanceof GatewayError) return err;

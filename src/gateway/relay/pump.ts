@@ -111,7 +111,6 @@ export function pumpStream(
 
 function streamFailure(err: unknown): GatewayError {
   const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'UND_ERR_BODY_TIMEOUT') return new UpstreamError('upstream_timeout', 'The upstream stopped sending for longer than the idle timeout.');
   if (typeof code === 'string' && (code.startsWith('UND_ERR') || code.startsWith('E'))) {
     return new UpstreamError('upstream_error', 'The connection to the upstream failed mid-stream.');
   }

@@ -2,8 +2,6 @@ import type { RawTimeouts } from '../../config/schema.ts';
 
 /** The phases of one upstream call the gateway times, each with its own limit. */
 export interface DeploymentTimeouts {
-  /** TCP/TLS connect; enforced by the provider's connection pool. */
-  readonly connectMs: number;
   /** Until the response headers; for a non-streaming call that is the whole generation. */
   readonly headersMs: number;
   /** Streams: from the headers to the first event. */
@@ -16,9 +14,11 @@ export interface DeploymentTimeouts {
 
 export type TimeoutPhase = 'headers' | 'first_token' | 'idle' | 'total';
 
-/** Generous defaults: a non-streaming answer of a large model can take minutes before its headers. */
+/**
+ * Generous defaults: a non-streaming answer of a large model can take minutes before its headers.
+ * (`connect_ms` is not a call's: the provider's connection pool enforces it, with its own default.)
+ */
 export const DEFAULT_TIMEOUTS: DeploymentTimeouts = Object.freeze({
-  connectMs: 10_000,
   headersMs: 600_000,
   firstTokenMs: 600_000,
   idleMs: 300_000,
@@ -29,7 +29,6 @@ export const DEFAULT_TIMEOUTS: DeploymentTimeouts = Object.freeze({
 export function resolveTimeouts(provider: RawTimeouts | undefined, deployment: RawTimeouts | undefined): DeploymentTimeouts {
   const pick = (field: keyof RawTimeouts, fallback: number): number => deployment?.[field] ?? provider?.[field] ?? fallback;
   return Object.freeze({
-    connectMs: pick('connect_ms', DEFAULT_TIMEOUTS.connectMs),
     headersMs: pick('headers_ms', DEFAULT_TIMEOUTS.headersMs),
     firstTokenMs: pick('first_token_ms', DEFAULT_TIMEOUTS.firstTokenMs),
     idleMs: pick('idle_ms', DEFAULT_TIMEOUTS.idleMs),
