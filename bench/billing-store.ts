@@ -4,14 +4,17 @@
  * the gateway makes per request. Workers run concurrently like requests in flight; prints µs of
  * wall time and of CPU per request and how many requests shared one transaction.
  *
- *   node bench/billing-store.ts [--requests 20000] [--concurrency 1,16,128] [--free] [--database-url postgres://…]
+ *   node bench/billing-store.ts [--requests 20000] [--concurrency 1,16,128] [--free] [--alloc] [--database-url postgres://…]
  *
  * `--free`: requests of a free deployment (hold and cost 0), like the load benchmark's model.
+ * `--alloc`: also samples what the store allocates per request at each concurrency (a second,
+ * sampled run after the timed one, so the sampler's cost stays out of the timings).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { formatSummary, startSampling, summarise } from './allocations.ts';
 import { priceSnapshot } from '../src/billing/pricing.ts';
 import { openStore } from '../src/store/db.ts';
 import { createRepositories } from '../src/store/index.ts';
@@ -21,6 +24,7 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '1,16,128' },
     free: { type: 'boolean', default: false },
+    alloc: { type: 'boolean', default: false },
     'database-url': { type: 'string' },
   },
 });
@@ -77,6 +81,13 @@ try {
   for (const concurrency of values.concurrency.split(',').map(Number)) {
     const r = await run(concurrency, requests);
     process.stdout.write(`| ${concurrency} | ${r.wallUs.toFixed(0)} | ${(r.userUs + r.systemUs).toFixed(0)} (${r.userUs.toFixed(0)} + ${r.systemUs.toFixed(0)}) | ${r.perCommit.toFixed(1)} |\n`);
+  }
+  if (values.alloc) {
+    for (const concurrency of values.concurrency.split(',').map(Number)) {
+      const stop = await startSampling();
+      await run(concurrency, requests);
+      process.stdout.write(`\nin flight ${concurrency}: ${formatSummary(summarise(await stop(), requests, 15), 'request')}\n`);
+    }
   }
   const verify = await repos.billing.verify();
   process.stdout.write(`ledger verify: ${verify.every((v) => v.ok) ? 'ok' : 'MISMATCH'}\n`);

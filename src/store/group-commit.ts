@@ -10,26 +10,32 @@ import type { Database } from './schema.ts';
  * commit, so deferring changes how many statements run, not what is durable.
  */
 export class BatchTx {
-  readonly #deferred = new Map<MultiInsert, unknown[]>();
+  /** Per table (a batch writes to two or three), the rows deferred to it, in order. */
+  readonly #deferred: Array<{ readonly insert: MultiInsert; readonly rows: Array<readonly unknown[]> }> = [];
 
-  /** Queues one row (its values in column order) for `insert`. */
+  /** Queues one row (its values in column order, kept as given) for `insert`. */
   defer(insert: MultiInsert, row: readonly unknown[]): void {
     if (row.length !== insert.width) throw new Error(`a row of ${row.length} values for an insert of ${insert.width} columns`);
-    let values = this.#deferred.get(insert);
-    if (values === undefined) this.#deferred.set(insert, (values = []));
-    for (const value of row) values.push(value);
+    const table = this.#deferred.find((d) => d.insert === insert);
+    if (table === undefined) this.#deferred.push({ insert, rows: [row] });
+    else table.rows.push(row);
   }
 
   /** Whether rows for `insert` are waiting (an operation about to read that table flushes first). */
   has(insert: MultiInsert): boolean {
-    return this.#deferred.has(insert);
+    return this.#deferred.some((d) => d.insert === insert);
+  }
+
+  /** Whether any rows are waiting. */
+  get pending(): boolean {
+    return this.#deferred.length > 0;
   }
 
   /** Writes every deferred row now, in the order the tables were first deferred to. */
   *flush(): Step<void> {
-    for (const [insert, values] of this.#deferred) {
-      this.#deferred.delete(insert);
-      yield* insert.step(values);
+    while (this.#deferred.length > 0) {
+      const { insert, rows } = this.#deferred.shift()!;
+      yield* insert.step(rows.length === 1 ? rows[0]! : rows.flat());
     }
   }
 }
@@ -40,6 +46,12 @@ export type Op<T> = (tx: BatchTx) => Step<T>;
 /** Runs a batch of operations in one transaction and resolves with their results after COMMIT. */
 export interface TransactionRunner {
   run(ops: ReadonlyArray<Op<unknown>>): Promise<unknown[]>;
+  /**
+   * The same, synchronously: returns the results after COMMIT, throws if the batch failed, or
+   * returns undefined when it cannot run at once (then `run` it). Only runners over a driver that
+   * answers synchronously have it (SQLite); it saves the batch every promise.
+   */
+  runNow?(ops: ReadonlyArray<Op<unknown>>): unknown[] | undefined;
 }
 
 type Rows = readonly unknown[];
@@ -48,7 +60,7 @@ type Rows = readonly unknown[];
 export function runOpsSync(ops: ReadonlyArray<Op<unknown>>, execute: (query: CompiledQuery) => Rows): unknown[] {
   const tx = new BatchTx();
   const out = ops.map((op) => driveSync(op(tx), execute));
-  driveSync(tx.flush(), execute);
+  if (tx.pending) driveSync(tx.flush(), execute);
   return out;
 }
 
@@ -89,19 +101,26 @@ interface Pending {
 
 /**
  * Group commit: operations submitted in the same event-loop turn run in ONE transaction, and
- * each caller's promise settles only after that transaction committed — durability per call,
+ * each caller learns its outcome only after that transaction committed — durability per call,
  * one commit per batch. Batches run one after another. If a batch fails — an operation threw,
  * or a multi-row INSERT of rows several operations deferred did — its operations are retried
  * one transaction each (with their own deferred rows), so one bad operation or row cannot fail
  * its neighbours.
+ *
+ * On a synchronous runner (SQLite) a batch runs and reports inside the turn's callback, with no
+ * promise of its own: the store's part of a request is then a few small objects, not a chain of
+ * promises (bench/README.md, "What a request allocates").
  */
 export class GroupCommit {
   readonly #runner: TransactionRunner;
   #queue: Pending[] = [];
+  /** A batch still running asynchronously; the next one starts when it is done. */
   #running: Promise<void> | undefined;
   #scheduled = false;
-  /** The newest submission: batches run in order, so when it is done, so is everything before it. */
-  #last: Promise<unknown> = Promise.resolve();
+  readonly #onTurn = (): void => this.#drain();
+  /** Submitted and not yet reported, and who waits for that to be none (`settled`). */
+  #inFlight = 0;
+  #onIdle: Array<() => void> = [];
   /** Transactions committed (for tests and metrics). */
   commits = 0;
   /** Batches that failed as a whole and were retried one operation per transaction (for tests). */
@@ -112,61 +131,94 @@ export class GroupCommit {
   }
 
   submit<T>(op: Op<T>): Promise<T> {
-    const done = new Promise<T>((resolve, reject) => {
-      this.#queue.push({ op, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => void this.#drain());
-      }
-    });
-    this.#last = done;
-    return done;
+    return new Promise<T>((resolve, reject) => this.enqueue(op as Op<unknown>, resolve as (value: unknown) => void, reject));
+  }
+
+  /** `submit` for callers that hold their own callbacks (TurnGroups): no promise per operation. */
+  enqueue(op: Op<unknown>, resolve: (value: unknown) => void, reject: (err: unknown) => void): void {
+    this.#queue.push({ op, resolve, reject });
+    this.#inFlight++;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#onTurn);
+    }
   }
 
   /**
-   * Resolves once every operation submitted so far has committed or failed (before closing the
-   * store), including operations submitted meanwhile by callers reacting to those outcomes.
+   * Resolves once every operation submitted so far has been reported (before closing the store),
+   * including operations submitted meanwhile by callers reacting to those outcomes.
    */
   async settled(): Promise<void> {
-    for (let last: Promise<unknown> | undefined; last !== this.#last; ) {
-      last = this.#last;
-      await last.then(
-        () => {},
-        () => {},
-      );
-    }
+    do {
+      while (this.#inFlight > 0) await new Promise<void>((resolve) => this.#onIdle.push(resolve));
+      await new Promise((resolve) => setImmediate(resolve)); // reactions to the last outcomes run first
+    } while (this.#inFlight > 0);
   }
 
-  async #drain(): Promise<void> {
-    while (this.#running !== undefined) await this.#running;
+  #drain(): void {
+    if (this.#running !== undefined) return; // that batch drains the queue when it is done
     this.#scheduled = false;
     const batch = this.#queue;
-    this.#queue = [];
     if (batch.length === 0) return;
-    this.#running = this.#runBatch(batch);
-    try {
-      await this.#running;
-    } finally {
+    this.#queue = [];
+    if (this.#runNow(batch)) return;
+    this.#running = this.#runLater(batch).finally(() => {
       this.#running = undefined;
+      if (this.#queue.length > 0) this.#drain();
+    });
+  }
+
+  /** The batch on the runner's synchronous path, if it has one it can take now. */
+  #runNow(batch: Pending[]): boolean {
+    if (this.#runner.runNow === undefined) return false;
+    let results: unknown[] | undefined;
+    try {
+      results = this.#runner.runNow(batch.map((p) => p.op));
+    } catch {
+      this.fallbacks++;
+      this.#running = this.#retryEach(batch).finally(() => {
+        this.#running = undefined;
+        if (this.#queue.length > 0) this.#drain();
+      });
+      return true;
+    }
+    if (results === undefined) return false;
+    this.commits++;
+    for (let i = 0; i < batch.length; i++) this.#report(batch[i]!, true, results[i]);
+    return true;
+  }
+
+  async #runLater(batch: Pending[]): Promise<void> {
+    let results: unknown[];
+    try {
+      results = await this.#runner.run(batch.map((p) => p.op));
+    } catch {
+      this.fallbacks++;
+      return this.#retryEach(batch);
+    }
+    this.commits++;
+    for (let i = 0; i < batch.length; i++) this.#report(batch[i]!, true, results[i]);
+  }
+
+  async #retryEach(batch: Pending[]): Promise<void> {
+    for (const p of batch) {
+      try {
+        const [result] = await this.#runner.run([p.op]);
+        this.commits++;
+        this.#report(p, true, result);
+      } catch (err) {
+        this.#report(p, false, err);
+      }
     }
   }
 
-  async #runBatch(batch: Pending[]): Promise<void> {
-    try {
-      const results = await this.#runner.run(batch.map((p) => p.op));
-      this.commits++;
-      batch.forEach((p, i) => p.resolve(results[i]));
-    } catch {
-      this.fallbacks++;
-      for (const p of batch) {
-        try {
-          const [result] = await this.#runner.run([p.op]);
-          this.commits++;
-          p.resolve(result);
-        } catch (err) {
-          p.reject(err);
-        }
-      }
+  #report(p: Pending, ok: boolean, outcome: unknown): void {
+    if (ok) p.resolve(outcome);
+    else p.reject(outcome);
+    if (--this.#inFlight === 0 && this.#onIdle.length > 0) {
+      const waiting = this.#onIdle;
+      this.#onIdle = [];
+      for (const wake of waiting) wake();
     }
   }
 }
@@ -200,15 +252,20 @@ export class TurnGroups<I, R> {
       if (group === undefined) {
         group = this.#open = [];
         const members = group;
-        this.#commit.submit((tx) => this.#runGroup(tx, members)).then(
-          (results) => members.forEach((p, i) => p.resolve(results[i]!)),
-          () => {
-            for (const p of members) this.#commit.submit((tx) => this.#run(tx, [p.item])).then(([result]) => p.resolve(result!), p.reject);
-          },
+        this.#commit.enqueue(
+          (tx) => this.#runGroup(tx, members),
+          (results) => members.forEach((p, i) => p.resolve((results as R[])[i]!)),
+          () => this.#retryEach(members),
         );
       }
       group.push({ item, resolve, reject });
     });
+  }
+
+  #retryEach(members: ReadonlyArray<PendingItem<I, R>>): void {
+    for (const p of members) {
+      this.#commit.enqueue((tx) => this.#run(tx, [p.item]), (results) => p.resolve((results as R[])[0]!), p.reject);
+    }
   }
 
   *#runGroup(tx: BatchTx, members: ReadonlyArray<PendingItem<I, R>>): Step<R[]> {

@@ -75,6 +75,11 @@ export class Statement<Row = Record<string, unknown>> {
   *step(args: readonly unknown[]): Step<Row[]> {
     return (yield bind(this.#compiled, args)) as Row[];
   }
+
+  /** The query to yield from an operation that drives its own loop (ChunkedStatement); its rows are `Row[]`. */
+  bind(args: readonly unknown[]): CompiledQuery {
+    return bind(this.#compiled, args);
+  }
 }
 
 /**
@@ -86,12 +91,13 @@ export class Statement<Row = Record<string, unknown>> {
 export class ChunkedStatement<Row = Record<string, unknown>> {
   static readonly CHUNKS = [64, 16, 4, 1] as const;
   readonly #width: number;
-  readonly #chunks: ReadonlyArray<readonly [number, Statement<Row>]>;
+  /** The statement for CHUNKS[i] items. */
+  readonly #statements: ReadonlyArray<Statement<Row>>;
 
   /** `build(n)`: the statement for n items, whose values are `arg(0)` … `arg(n × width − 1)`, item by item. */
   constructor(db: Compiler, width: number, build: (n: number) => RawBuilder<unknown>) {
     this.#width = width;
-    this.#chunks = ChunkedStatement.CHUNKS.map((n) => [n, new Statement<Row>(db, build(n))] as const);
+    this.#statements = ChunkedStatement.CHUNKS.map((n) => new Statement<Row>(db, build(n)));
   }
 
   get width(): number {
@@ -100,24 +106,19 @@ export class ChunkedStatement<Row = Record<string, unknown>> {
 
   /** Inside an operation: runs over the items whose values, `width` per item, are concatenated in `values`; returns every chunk's rows. */
   *step(values: readonly unknown[]): Step<Row[]> {
-    let rows: Row[] = [];
-    for (const [statement, args] of this.#split(values)) {
-      const chunk = yield* statement.step(args);
-      rows = rows.length === 0 ? chunk : rows.concat(chunk);
-    }
-    return rows;
-  }
-
-  *#split(values: readonly unknown[]): Generator<readonly [Statement<Row>, readonly unknown[]]> {
     if (values.length % this.#width !== 0) throw new Error(`${values.length} values do not make items of ${this.#width}`);
+    // Index loops, no destructuring: this runs several times per request, and a generator's
+    // iterators are garbage the optimiser cannot remove.
+    let rows: Row[] = [];
     let at = 0;
-    for (const [n, statement] of this.#chunks) {
-      const size = n * this.#width;
-      while (values.length - at >= size) {
-        yield [statement, at === 0 && size === values.length ? values : values.slice(at, at + size)];
-        at += size;
+    for (let c = 0; c < ChunkedStatement.CHUNKS.length; c++) {
+      const size = ChunkedStatement.CHUNKS[c]! * this.#width;
+      for (; values.length - at >= size; at += size) {
+        const chunk = (yield this.#statements[c]!.bind(at === 0 && size === values.length ? values : values.slice(at, at + size))) as Row[];
+        rows = rows.length === 0 ? chunk : rows.concat(chunk);
       }
     }
+    return rows;
   }
 }
 

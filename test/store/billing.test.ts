@@ -216,6 +216,26 @@ forEachBackend('billing', (backend) => {
     const rows = await fx.store.db.selectFrom('holds').select('request_id').where('account_id', '=', id).execute();
     assert.equal(rows.length, 100, 'every hold is in the store once its promise resolved');
   });
+
+  test('settled() waits for every write submitted so far, and for one submitted in reaction to them', async () => {
+    const id = await funded(10n ** 12n);
+    const holds = Array.from({ length: 20 }, () => hold(id, 1n));
+    const reaction = hold(id, 1n);
+    let reacted = false;
+    for (const h of holds) void fx.repos.billing.placeHold(h);
+    void fx.repos.billing.placeHold(holds[0]!).then(
+      () => {},
+      () => {
+        // The duplicate of holds[0] is refused; its caller reacts with another write.
+        reacted = true;
+        void fx.repos.billing.placeHold(reaction);
+      },
+    );
+    await fx.repos.billing.settled();
+    assert.ok(reacted, 'the duplicate hold was refused before settled() resolved');
+    const rows = await fx.store.db.selectFrom('holds').select('request_id').where('account_id', '=', id).execute();
+    assert.deepEqual(new Set(rows.map((r) => r.request_id)), new Set([...holds, reaction].map((h) => h.requestId)));
+  });
 });
 
 forEachBackend('billing batches', (backend) => {

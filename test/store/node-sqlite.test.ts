@@ -72,6 +72,23 @@ test('cached statements see schema changes (SQLite recompiles them)', () => {
   }
 });
 
+test('the statement cache is bounded and keeps what is in use: one-off statements evict each other, not a statement used between them', () => {
+  const db = open('cache.db');
+  try {
+    const hot = db.prepare('SELECT 1 AS hot');
+    const firstCold = db.prepare('SELECT 0 AS cold');
+    for (let i = 1; i <= 1000; i++) {
+      assert.deepEqual({ ...(db.prepare(`SELECT ${i} AS cold`).all([])[0] as object) }, { cold: i });
+      if (i % 100 === 0) assert.equal(db.prepare('SELECT 1 AS hot'), hot);
+    }
+    assert.equal(db.prepare('SELECT 1 AS hot'), hot, 'a statement asked for between sweeps stays prepared');
+    assert.notEqual(db.prepare('SELECT 0 AS cold'), firstCold, 'a one-off statement was evicted (the cache holds 256)');
+    assert.deepEqual({ ...(db.prepare('SELECT 1 AS hot').all([])[0] as object) }, { hot: 1 });
+  } finally {
+    db.close();
+  }
+});
+
 test('foreign keys are enforced', () => {
   const db = open('fk.db');
   try {

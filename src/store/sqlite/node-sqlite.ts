@@ -40,11 +40,12 @@ export function openNodeSqlite(path: string): NodeSqliteDatabase {
     return stmt;
   };
   // One wrapper per cached statement, built once: Kysely asks for `prepare` on every query.
-  const wrap = (sql: string): SqliteStatement => {
+  const wrap = (sql: string): CachedStatement => {
     const stmt = compile(sql);
     return {
+      used: false,
       reader: stmt.columns().length > 0,
-      all: (p) => stmt.all(...bind(p)).map(toJsRow),
+      all: (p) => toJsRows(stmt.all(...bind(p))),
       run: (p) => {
         // With bigint reads on, these come back as bigint too; Kysely accepts either.
         const r = stmt.run(...bind(p));
@@ -54,7 +55,7 @@ export function openNodeSqlite(path: string): NodeSqliteDatabase {
       iterate: (p) => mapIterator(compile(sql).iterate(...bind(p)), toJsRow),
     };
   };
-  const cache = new Map<string, SqliteStatement>();
+  const cache = new StatementCache(STATEMENT_CACHE_SIZE, wrap);
 
   return {
     get inTransaction() {
@@ -64,23 +65,65 @@ export function openNodeSqlite(path: string): NodeSqliteDatabase {
       cache.clear();
       db.close();
     },
-    prepare(sql: string): SqliteStatement {
-      let statement = cache.get(sql);
-      if (statement === undefined) {
-        statement = wrap(sql);
-        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
-      } else {
-        cache.delete(sql); // re-inserted below: Map order is the LRU order
-      }
-      cache.set(sql, statement);
-      return statement;
-    },
+    prepare: (sql: string): SqliteStatement => cache.get(sql),
   };
+}
+
+interface CachedStatement extends SqliteStatement {
+  /** Asked for since the cache last looked at it for eviction. */
+  used: boolean;
+}
+
+/**
+ * Prepared statements by SQL text, at most `size`, evicted second-chance (CLOCK): a hit only
+ * marks its entry, so the hot path — the same dozen statements, every request — changes no
+ * map; when full, the oldest entry not used since the last sweep goes.
+ */
+class StatementCache {
+  readonly #entries = new Map<string, CachedStatement>();
+  readonly #size: number;
+  readonly #create: (sql: string) => CachedStatement;
+
+  constructor(size: number, create: (sql: string) => CachedStatement) {
+    this.#size = size;
+    this.#create = create;
+  }
+
+  get(sql: string): CachedStatement {
+    let entry = this.#entries.get(sql);
+    if (entry !== undefined) {
+      entry.used = true;
+      return entry;
+    }
+    if (this.#entries.size >= this.#size) this.#evictOne();
+    entry = this.#create(sql);
+    this.#entries.set(sql, entry);
+    return entry;
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+
+  #evictOne(): void {
+    for (const [sql, entry] of this.#entries) {
+      this.#entries.delete(sql);
+      if (!entry.used) return;
+      entry.used = false;
+      this.#entries.set(sql, entry); // a second chance, at the young end
+    }
+  }
 }
 
 /** Kysely passes parameters as an array; node:sqlite takes them as arguments. */
 function bind(params: ReadonlyArray<unknown>): SQLInputValue[] {
   return params as SQLInputValue[];
+}
+
+/** The rows of `all`, converted in place (the array is ours: node:sqlite made it for this call). */
+function toJsRows(rows: unknown[]): unknown[] {
+  for (let i = 0; i < rows.length; i++) rows[i] = toJsRow(rows[i]);
+  return rows;
 }
 
 function toJsRow(row: unknown): unknown {

@@ -32,7 +32,9 @@ export function sqliteSyncRunner(db: Kysely<Database>, connection: NodeSqliteDat
       throw err;
     }
   };
+  const runNow = (ops: ReadonlyArray<Op<unknown>>): unknown[] | undefined => (connection.inTransaction ? undefined : runBatch(ops));
   return {
+    runNow,
     run: (ops) => {
       if (connection.inTransaction) return db.connection().execute(async () => runBatch(ops));
       try {
