@@ -7,6 +7,11 @@
  *
  *   npm run bench:billing                                  nonstream-c16 + stream-c16, 5 repeats (~2 min)
  *   npm run bench:billing -- --scenarios nonstream-c16 --repeats 3
+ *   npm run bench:billing -- --scenarios nonstream-c1 --repeats 2 --alloc   + what a request allocates, on and off
+ *
+ * `--alloc`: after the timed runs, one more run per scenario and mode with V8's allocation
+ * sampler on in the gateway (bench/alloc-preload.ts; it slows the gateway, so no timings are
+ * taken from it): KB allocated per request and the code that allocated it.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -15,6 +20,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { formatSummary, summarise, type HeapProfile } from './allocations.ts';
 import type { LoadgenConfig, LoadgenResult } from './loadgen.ts';
 import { cpuMs, cpuTicks, gatewayArgs, isNoisy, measureMachineLoad, rssMb, startNode, type MachineLoad, type StartedNode } from './proc.ts';
 
@@ -38,6 +44,7 @@ const { values: flags } = parseArgs({
     retries: { type: 'string', default: '2' },
     rev: { type: 'string' },
     'no-pin': { type: 'boolean' },
+    alloc: { type: 'boolean' },
   },
 });
 const scenarios = flags.scenarios.split(',').map((name) => {
@@ -82,6 +89,9 @@ interface Gateway {
   readonly url: string;
   readonly pid: number;
   readonly apiKey: string;
+  readonly output: () => string;
+  /** Where the allocation preload writes its profile (`--alloc`). */
+  readonly allocOut: string;
 }
 
 async function startGateway(mode: Mode, simUrl: string, dir: string, code: string): Promise<Gateway> {
@@ -102,12 +112,14 @@ async function startGateway(mode: Mode, simUrl: string, dir: string, code: strin
     MAAS_ADMIN_KEY: ADMIN_KEY,
     MAAS_LOG_LEVEL: 'warn',
     MAAS_BILLING: mode,
+    MAAS_BENCH_ALLOC_OUT: join(dir, `alloc-${mode}.json`),
   };
-  const gw = await start(GATEWAY_CPU, gatewayArgs(code), env, code, /maas gateway listening on (\S+)/);
+  const preload = flags.alloc === true ? ['--import', join(ROOT, 'bench', 'alloc-preload.ts')] : [];
+  const gw = await start(GATEWAY_CPU, [...preload, ...gatewayArgs(code)], env, code, /maas gateway listening on (\S+)/);
   const apiKey = /api key: (\S+)/.exec(gw.output())![1]!;
   // Far more credit than any run can spend: the balance must never be what stops a request.
   if (mode === 'on') await admin(gw.url, 'POST', `/admin/v1/accounts/${await defaultAccount(gw.url)}/credits`, { amount: '100000', reason: 'bench' });
-  return { mode, url: gw.url, pid: gw.child.pid!, apiKey };
+  return { mode, url: gw.url, pid: gw.child.pid!, apiKey, output: gw.output, allocOut: env.MAAS_BENCH_ALLOC_OUT };
 }
 
 async function admin(url: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
@@ -159,18 +171,24 @@ async function loadgen(config: LoadgenConfig): Promise<LoadgenResult> {
   return JSON.parse(out) as LoadgenResult;
 }
 
-async function runOnce(scenario: (typeof scenarios)[number], gw: Gateway, others: readonly number[], repeat: number): Promise<Run> {
-  const config: LoadgenConfig = {
+type Scenario = (typeof scenarios)[number];
+
+function loadgenConfig(scenario: Scenario, gw: Gateway, label: string, warmup = warmupMs): LoadgenConfig {
+  return {
     url: gw.url,
     path: '/v1/chat/completions',
     body: requestBody(scenario.stream),
     headers: { authorization: `Bearer ${gw.apiKey}` },
     concurrency: scenario.concurrency,
-    warmupMs,
+    warmupMs: warmup,
     durationMs,
     stream: scenario.stream,
-    label: `${scenario.name}/billing-${gw.mode}/${repeat}`,
+    label,
   };
+}
+
+async function runOnce(scenario: Scenario, gw: Gateway, others: readonly number[], repeat: number): Promise<Run> {
+  const config = loadgenConfig(scenario, gw, `${scenario.name}/billing-${gw.mode}/${repeat}`);
   const cpu0 = cpuMs(gw.pid);
   const others0 = others.reduce((sum, pid) => sum + cpuMs(pid), 0);
   const ticks0 = cpuTicks();
@@ -186,6 +204,26 @@ async function runOnce(scenario: (typeof scenarios)[number], gw: Gateway, others
       `${result.sample.ok ? '' : `  BAD SAMPLE: ${result.sample.detail}`}${isNoisy(machineLoad) ? `  !! noisy (${machineLoad.foreignPercent.toFixed(0)}% foreign)` : ''}\n`,
   );
   return { scenario: scenario.name, mode: gw.mode, repeat, result, gatewayCpuMs, machineLoad };
+}
+
+/** Resolves once the gateway printed `line` (`count` times in all). */
+async function printed(gw: Gateway, line: string, count: number): Promise<void> {
+  for (let waited = 0; gw.output().split(line).length - 1 < count; waited += 50) {
+    if (waited > 30_000) throw new Error(`the gateway never printed '${line}' (is it running under bench/alloc-preload.ts?)`);
+    await sleep(50);
+  }
+}
+
+/** `--alloc`: one run with the gateway's allocation sampler on; what a request allocated. */
+async function sampleAllocations(scenario: Scenario, gw: Gateway, round: number): Promise<{ readonly text: string; readonly answered: number }> {
+  process.kill(gw.pid, 'SIGUSR2');
+  await printed(gw, 'bench: allocation sampling on', round);
+  const result = await loadgen(loadgenConfig(scenario, gw, `${scenario.name}/billing-${gw.mode}/alloc`, 0));
+  process.kill(gw.pid, 'SIGUSR2');
+  await printed(gw, 'bench: allocation profile written', round);
+  const profile = JSON.parse(readFileSync(gw.allocOut, 'utf8')) as HeapProfile;
+  const summary = formatSummary(summarise(profile, Math.max(1, result.total), 20), 'request');
+  return { text: `${scenario.name}, billing ${gw.mode} (${result.total} requests, ${result.rps.toFixed(0)} req/s under the sampler): ${summary}`, answered: result.total };
 }
 
 /** Latencies; a run with no successful request has none (NaN, or null once through JSON). */
@@ -242,8 +280,20 @@ async function main(): Promise<number> {
       }
     }
 
+    const allocations: string[] = [];
+    let sampledOn = 0;
+    if (flags.alloc === true) {
+      for (const [round, scenario] of scenarios.entries()) {
+        for (const mode of MODES) {
+          const sampled = await sampleAllocations(scenario, gateways[mode], round + 1);
+          allocations.push(sampled.text);
+          if (mode === 'on') sampledOn += sampled.answered;
+        }
+      }
+    }
+
     // Billing really happened: one usage record per answered request, and the ledger adds up.
-    const sentOn = [...runs, ...discarded].filter((r) => r.mode === 'on').reduce((n, r) => n + r.result.total, 0);
+    const sentOn = [...runs, ...discarded].filter((r) => r.mode === 'on').reduce((n, r) => n + r.result.total, sampledOn);
     const usage = (await admin(gateways.on.url, 'GET', '/admin/v1/usage')).totals as { requests: number; cost: string };
     const verify = await admin(gateways.on.url, 'GET', '/admin/v1/ledger/verify');
     const rss = { off: rssMb(gateways.off.pid, 'VmHWM'), on: rssMb(gateways.on.pid, 'VmHWM') };
@@ -271,10 +321,11 @@ async function main(): Promise<number> {
       '',
       `Billing-on gateway: ${usage.requests} usage records for ${sentOn} answered requests, ${usage.cost} yuan charged; ledger verify ${verify.ok === true ? 'ok' : 'FAILED'}. ` +
         `Peak RSS (VmHWM): off ${rss.off.toFixed(0)} MB, on ${rss.on.toFixed(0)} MB.`,
+      ...allocations.flatMap((text) => ['', text]),
     ];
     const out = join(RESULTS_DIR, `billing-${started.toISOString().replace(/[:.]/g, '-')}.json`);
     mkdirSync(RESULTS_DIR, { recursive: true });
-    writeFileSync(out, `${JSON.stringify({ date: started.toISOString(), commit, dirty, flags, rows, usage, verify, rss, runs, discarded }, null, 2)}\n`);
+    writeFileSync(out, `${JSON.stringify({ date: started.toISOString(), commit, dirty, flags, rows, usage, verify, rss, allocations, runs, discarded }, null, 2)}\n`);
     process.stdout.write(`\n${lines.join('\n')}\n\nResults: ${relative(ROOT, out)}\n`);
     const failed = rows.some((r) => r.off.errors + r.on.errors > 0) || usage.requests !== sentOn || verify.ok !== true;
     if (failed) process.stdout.write('\n!!! errors, missing usage records or a ledger mismatch: the numbers above are NOT trustworthy !!!\n');

@@ -4,7 +4,7 @@ import { Kysely, PostgresDialect, type SqliteDatabase } from 'kysely';
 import type pg from 'pg';
 import type { StoreLogger } from './logger.ts';
 import { runMigrations } from './migrate.ts';
-import { migrationProvider } from './migrations/index.ts';
+import { migrationsFor } from './migrations/index.ts';
 import type { Database } from './schema.ts';
 import { NodeSqliteDialect } from './sqlite/dialect.ts';
 import { openNodeSqlite, type NodeSqliteDatabase } from './sqlite/node-sqlite.ts';
@@ -44,7 +44,7 @@ const PG_INT8 = 20;
 export async function openStore(options: StoreOptions): Promise<Store> {
   const { db, dialect, sqlite } = await connect(options);
   try {
-    await runMigrations(db, migrationProvider, options.logger);
+    await runMigrations(db, migrationsFor(dialect), options.logger);
   } catch (err) {
     await db.destroy().catch(() => {});
     throw err;

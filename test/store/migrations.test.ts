@@ -5,13 +5,13 @@ import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { sql, type Kysely } from 'kysely';
+import { Migrator, sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { openStore, SQLITE_FILE, type Dialect } from '../../src/store/db.ts';
 import type { Database } from '../../src/store/schema.ts';
 import { createRepositories } from '../../src/store/index.ts';
 import { runMigrations } from '../../src/store/migrate.ts';
-import { migrationProvider } from '../../src/store/migrations/index.ts';
+import { migrationsFor } from '../../src/store/migrations/index.ts';
 import { hashApiKey } from '../../src/store/repositories/api-keys.ts';
 import { forEachBackend } from './backends.ts';
 
@@ -23,14 +23,14 @@ const INDEXES: Readonly<Record<Dialect, (db: Kysely<Database>, table: string) =>
 
 forEachBackend('migrations', (backend) => {
   test('a fresh database gets every migration once, in order, logged once; reopening applies nothing', async () => {
-    const expected = Object.keys(await migrationProvider.getMigrations()).sort();
+    const expected = Object.keys(await migrationsFor(backend().dialect).getMigrations()).sort();
     const logged: unknown[] = [];
     const logger = { info: (obj: object) => logged.push(obj), error: () => {} };
     const first = await openStore({ ...backend().options, logger });
     try {
       const rows = await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(first.db);
       assert.deepEqual(rows.rows.map((r) => r.name), expected);
-      assert.deepEqual(await runMigrations(first.db, migrationProvider), [], 'already up to date');
+      assert.deepEqual(await runMigrations(first.db, migrationsFor(backend().dialect)), [], 'already up to date');
     } finally {
       await first.close();
     }
@@ -67,7 +67,7 @@ forEachBackend('migrations', (backend) => {
     const store = await openStore(options);
     try {
       const rows = await sql<{ n: number | string }>`SELECT count(*) AS n FROM kysely_migration`.execute(store.db);
-      assert.equal(Number(rows.rows[0]?.n), Object.keys(await migrationProvider.getMigrations()).length);
+      assert.equal(Number(rows.rows[0]?.n), Object.keys(await migrationsFor(backend().dialect).getMigrations()).length);
     } finally {
       await store.close();
     }
@@ -92,6 +92,29 @@ forEachBackend('migrations', (backend) => {
       assert.deepEqual(found?.models, ['m']);
     } finally {
       await reopened.close();
+    }
+  });
+
+  test('0004: open holds survive the rebuild of their table, up and down; on SQLite it is keyed by request id (WITHOUT ROWID)', async () => {
+    const store = await openStore(await backend().fresh());
+    try {
+      const account = await createRepositories(store).accounts.create({ name: 'Holder', plan: 'basic' });
+      const migrator = new Migrator({ db: store.db, provider: migrationsFor(backend().dialect) });
+      const withoutRowid = async () =>
+        backend().dialect === 'sqlite' ? (await sql<{ wr: number }>`SELECT wr FROM pragma_table_list WHERE name = 'holds'`.execute(store.db)).rows[0]?.wr : undefined;
+      assert.equal(await withoutRowid(), backend().dialect === 'sqlite' ? 1 : undefined);
+
+      assert.equal((await migrator.migrateDown()).error, undefined);
+      assert.equal(await withoutRowid(), backend().dialect === 'sqlite' ? 0 : undefined);
+      await sql`INSERT INTO holds (request_id, account_id, key_id, model, chip, deployment_id, provider, amount, price, started_at)
+        VALUES ('req_open', ${account.id}, 'key_x', 'm', 'nvidia', 'm#0', 'sim', CAST('9007199254740993' AS BIGINT), NULL, 1)`.execute(store.db);
+      assert.equal((await migrator.migrateToLatest()).error, undefined);
+
+      assert.equal(await withoutRowid(), backend().dialect === 'sqlite' ? 1 : undefined);
+      const rows = await sql<{ request_id: string; amount: string }>`SELECT request_id, CAST(amount AS TEXT) AS amount FROM holds`.execute(store.db);
+      assert.deepEqual(rows.rows.map((r) => ({ ...r })), [{ request_id: 'req_open', amount: '9007199254740993' }]);
+    } finally {
+      await store.close();
     }
   });
 
