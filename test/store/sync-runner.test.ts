@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { openStore, type Store } from '../../src/store/db.ts';
-import type { Op, TransactionRunner } from '../../src/store/group-commit.ts';
+import { GroupCommit, type Op, type TransactionRunner } from '../../src/store/group-commit.ts';
 import { arg, Statement } from '../../src/store/prepared.ts';
 import type { Database } from '../../src/store/schema.ts';
 import { sqliteSyncRunner } from '../../src/store/sqlite/sync-runner.ts';
@@ -68,6 +68,34 @@ test('a batch submitted while a Kysely transaction is open waits for it and neve
   await outer;
   // It ran after the outer transaction committed: it counts both of its rows and its own.
   assert.deepEqual(await batch, [4]);
+});
+
+test('through the group commit: an operation submitted while a Kysely transaction is open runs after it; with none open, it commits in the turn it was scheduled for', async () => {
+  const commit = new GroupCommit(runner);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const outer = store.db.transaction().execute(async (trx) => {
+    await sql`INSERT INTO scratch (k) VALUES ('gc-outer')`.execute(trx);
+    await gate;
+  });
+  while (!store.sqlite!.inTransaction) await new Promise((resolve) => setImmediate(resolve));
+
+  let waited = false;
+  const late = commit.submit(insertThenCount('gc-late')).finally(() => (waited = true));
+  for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(waited, false, 'the operation must wait for the open transaction');
+  release();
+  await outer;
+  const counted = await late;
+  const before = (store.sqlite!.prepare('SELECT COUNT(*) AS n FROM scratch').all([])[0] as { n: number }).n;
+  assert.equal(counted, before, "it ran after the outer transaction committed: it counted the outer row and its own");
+
+  // No transaction open: the batch runs synchronously in the next turn and its row is there at once.
+  const now = commit.submit(insertThenCount('gc-now'));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(store.sqlite!.prepare("SELECT k FROM scratch WHERE k = 'gc-now'").all([]).length, 1);
+  assert.equal(await now, before + 1);
+  assert.equal(commit.commits, 2);
 });
 
 test('a failing batch rolls back and leaves the connection out of any transaction', async () => {
