@@ -117,10 +117,10 @@ async function attemptOnce(deps: AttemptDeps, call: AttemptRequest, deployment: 
     );
   } catch (err) {
     // Failed before an answer: nothing the client received was generated, nothing is billed.
-    await settleOrReport(deps.logger, request.id, session?.settle(undefined, reply.raw.destroyed ? 'aborted' : 'error', toGatewayError(err).status, null));
+    if (session !== undefined) await settleOrReport(deps.logger, request.id, session.settle(undefined, reply.raw.destroyed ? 'aborted' : 'error', toGatewayError(err).status, null));
     throw err;
   }
-  await settleOrReport(deps.logger, request.id, session?.settle(result.usage, STREAM_END_STATUS[result.end], result.status, result.firstByteMs));
+  if (session !== undefined) await settleOrReport(deps.logger, request.id, session.settle(result.usage, STREAM_END_STATUS[result.end], result.status, result.firstByteMs));
   return result;
 }
 
@@ -129,7 +129,7 @@ async function attemptOnce(deps: AttemptDeps, call: AttemptRequest, deployment: 
  * already has into an error: its hold stays open, the request stays billable, and the next
  * start's recovery charges it at the held amount. That is worth an operator's attention.
  */
-async function settleOrReport(logger: Logger, requestId: string, settlement: Promise<unknown> | undefined): Promise<void> {
+async function settleOrReport(logger: Logger, requestId: string, settlement: Promise<unknown>): Promise<void> {
   try {
     await settlement;
   } catch (err) {
