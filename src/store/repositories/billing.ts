@@ -33,6 +33,7 @@ function priceFromJson(text: string | null): PriceSnapshot | null {
 
 /** What one group of settlements moves on one account; `balance` as the group is written. */
 interface AccountSums {
+  readonly accountId: string;
   held: bigint;
   cost: bigint;
   balance: bigint;
@@ -205,15 +206,15 @@ export class KyselyBillingStore implements BillingStore {
       released.set(hold.request_id, null);
       holds[i] = hold;
       let sums = accounts.get(hold.account_id);
-      if (sums === undefined) accounts.set(hold.account_id, (sums = { held: 0n, cost: 0n, balance: 0n }));
+      if (sums === undefined) accounts.set(hold.account_id, (sums = { accountId: hold.account_id, held: 0n, cost: 0n, balance: 0n }));
       sums.held += BigInt(hold.amount);
       sums.cost += group[i]!.cost;
     }
-    for (const [accountId, sums] of accounts) {
+    for (const sums of accounts.values()) {
       // Nothing held and nothing to charge (free requests): the balance is read, the row left alone.
       const free = sums.held === 0n && sums.cost === 0n;
-      const debited = (free ? yield* this.#sql.funds.step([accountId]) : yield* this.#sql.debit.step([sums.held.toString(), sums.cost.toString(), accountId]))[0];
-      if (debited === undefined) throw new StoreConflictError(`cannot settle on ${accountId}: the account is gone`);
+      const debited = (free ? yield* this.#sql.funds.step([sums.accountId]) : yield* this.#sql.debit.step([sums.held.toString(), sums.cost.toString(), sums.accountId]))[0];
+      if (debited === undefined) throw new StoreConflictError(`cannot settle on ${sums.accountId}: the account is gone`);
       sums.balance = BigInt(debited.balance) + sums.cost; // before the group
     }
 
