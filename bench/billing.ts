@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatSummary, summarise, type HeapProfile } from './allocations.ts';
 import type { LoadgenConfig, LoadgenResult } from './loadgen.ts';
-import { cpuMs, cpuTicks, gatewayArgs, isNoisy, measureMachineLoad, rssMb, startNode, type MachineLoad, type StartedNode } from './proc.ts';
+import { benchGatewayConfig, cpuMs, cpuTicks, gatewayArgs, isNoisy, measureMachineLoad, rssMb, startNode, type MachineLoad, type StartedNode } from './proc.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
@@ -95,14 +95,8 @@ interface Gateway {
 }
 
 async function startGateway(mode: Mode, simUrl: string, dir: string, code: string): Promise<Gateway> {
-  const config = {
-    providers: { sim: { type: 'vllm', base_url: `${simUrl}/v1` } },
-    models: { [MODEL]: { deployments: [{ provider: 'sim', upstream_model: MODEL, chip: 'nvidia', price: PRICE }] } },
-    // The bootstrap account's plan without limits: admission runs but never throttles.
-    plans: { enterprise: { rpm: 0, tpm: 0, concurrency: 0 } },
-  };
   const configPath = join(dir, `gateway-${mode}.json`);
-  writeFileSync(configPath, JSON.stringify(config));
+  writeFileSync(configPath, JSON.stringify(benchGatewayConfig(simUrl, PRICE)));
   const env = {
     ...process.env,
     MAAS_PORT: '0',

@@ -124,6 +124,19 @@ export function gatewayArgs(codeRoot: string): string[] {
   return [...flags, launcher, 'start'];
 }
 
+/**
+ * The benchmarks' gateway config: one model, `bench-model`, on the simulator at `simUrl`, with a
+ * price when given (yuan per 1K tokens), and the bootstrap account's plan without limits, so
+ * admission runs but never throttles.
+ */
+export function benchGatewayConfig(simUrl: string, price?: { readonly input: string; readonly output: string }): object {
+  return {
+    providers: { sim: { type: 'vllm', base_url: `${simUrl}/v1` } },
+    models: { 'bench-model': { deployments: [{ provider: 'sim', upstream_model: 'bench-model', chip: 'nvidia', ...(price && { price }) }] } },
+    plans: { enterprise: { rpm: 0, tpm: 0, concurrency: 0 } },
+  };
+}
+
 export interface StartedNode {
   readonly child: ChildProcess;
   /** The first group of the line that announced the process (its URL). */
@@ -133,11 +146,13 @@ export interface StartedNode {
 }
 
 /**
- * Starts `node args…` (pinned to `cpu` with taskset unless `cpu` is undefined) and resolves once
- * its output matches `pattern`; rejects if it exits first or stays silent for `timeoutMs`.
+ * Starts `node args…` (pinned to `cpu` with taskset unless `cpu` is undefined; under `prefix`,
+ * e.g. valgrind, when given) and resolves once its output matches `pattern`; rejects if it exits
+ * first or stays silent for `timeoutMs`.
  */
 export function startNode(options: {
   readonly cpu: string | undefined;
+  readonly prefix?: readonly string[];
   readonly args: readonly string[];
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
@@ -145,7 +160,8 @@ export function startNode(options: {
   readonly timeoutMs?: number;
 }): { child: ChildProcess; started: Promise<StartedNode> } {
   const { cpu, args, pattern } = options;
-  const [cmd, argv] = cpu === undefined ? [process.execPath, [...args]] : ['taskset', ['-c', cpu, process.execPath, ...args]];
+  const command = [...(options.prefix ?? []), process.execPath, ...args];
+  const [cmd, argv] = cpu === undefined ? [command[0]!, command.slice(1)] : ['taskset', ['-c', cpu, ...command]];
   const child = spawn(cmd, argv, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
