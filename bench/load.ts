@@ -43,6 +43,9 @@ const USAGE = `Usage: node bench/load.ts [options]
                           e.g. "c16" (both modes at 16), "stream" (all streaming), "nonstream-c1"
   --duration <s>          measured seconds per run (default 4)
   --warmup <s>            discarded warm-up seconds per run (default 1)
+  --jit-warmup <s>        traffic through the gateway (and the reference relay) right after it
+                          starts, before any measured run, so V8 has optimised its hot code as
+                          in a long-running process (default 30; 0 with --quick)
   --repeats <n>           runs per target per scenario, alternating targets (default 3)
   --output-tokens <n>     simulator answer length (default 32)
   --gateway-cmd <cmd>     start the gateway with this shell command instead of
@@ -61,6 +64,8 @@ const USAGE = `Usage: node bench/load.ts [options]
 interface Options {
   readonly scenarios: readonly Scenario[];
   readonly warmupMs: number;
+  /** Traffic through a freshly started relay before its first measured run (JIT warm-up). */
+  readonly jitWarmupMs: number;
   readonly durationMs: number;
   readonly repeats: number;
   readonly outputTokens: number;
@@ -119,6 +124,7 @@ function parseOptions(argv: string[]): Options | undefined {
       scenarios: { type: 'string' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
+      'jit-warmup': { type: 'string' },
       repeats: { type: 'string' },
       'output-tokens': { type: 'string' },
       'gateway-cmd': { type: 'string' },
@@ -145,6 +151,7 @@ function parseOptions(argv: string[]): Options | undefined {
   return {
     scenarios,
     warmupMs: 1000 * (values.warmup !== undefined ? positive(values.warmup, 'warmup', false) : quick ? 0.3 : 1),
+    jitWarmupMs: 1000 * (values['jit-warmup'] !== undefined ? nonNegative(values['jit-warmup'], 'jit-warmup') : quick ? 0 : 30),
     durationMs: 1000 * (values.duration !== undefined ? positive(values.duration, 'duration', false) : quick ? 1 : 4),
     repeats: values.repeats !== undefined ? positive(values.repeats, 'repeats', true) : quick ? 1 : 3,
     outputTokens: values['output-tokens'] !== undefined ? positive(values['output-tokens'], 'output-tokens', true) : 32,
@@ -388,6 +395,31 @@ async function runLoadgen(opts: Options, config: LoadgenConfig, cpu = CLIENT_CPU
   live.delete(child);
   if (code !== 0) throw new Error(`load generator failed (exit ${code}): ${err.trim() || out.trim()}`);
   return JSON.parse(out) as LoadgenResult;
+}
+
+/**
+ * A freshly started relay compiles its hot code for the first ~20–30 s of traffic (V8's
+ * optimising compilers run on helper threads, which share the relay's pinned core), so a run
+ * measured right after start measures the compiler too. Before its first measured run each relay
+ * gets `--jit-warmup` seconds of the benchmark's requests, streaming and not, four at a time.
+ */
+async function warmJit(opts: Options, url: string): Promise<void> {
+  if (opts.jitWarmupMs === 0) return;
+  process.stderr.write(`bench: ${opts.jitWarmupMs / 1000} s of warm-up traffic to ${url}\n`);
+  for (const stream of [false, true]) {
+    const result = await runLoadgen(opts, {
+      url,
+      path: '/v1/chat/completions',
+      body: requestBody(stream, false),
+      headers: { authorization: `Bearer ${gatewayKey}` },
+      concurrency: 4,
+      warmupMs: 0,
+      durationMs: opts.jitWarmupMs / 2,
+      stream,
+      label: 'jit-warmup',
+    });
+    if (result.errors > 0) throw new Error(`warm-up traffic failed: ${result.errorSamples[0]}`);
+  }
 }
 
 async function runOnce(opts: Options, scenario: Scenario, target: Target, repeat: number, url: string, gwPid: number, simPid: number): Promise<RunRecord> {
@@ -723,7 +755,8 @@ async function main(): Promise<number> {
     (opts as { pin: boolean }).pin = false;
   }
   const runsTotal = opts.scenarios.reduce((n, s) => n + opts.repeats * targetsOf(opts, s, 0).length, 0);
-  const estimate = (runsTotal * (opts.warmupMs + opts.durationMs + 400)) / 1000;
+  const relaysStarted = (opts.cpuProf ? opts.scenarios.length : 1) + (opts.scenarios.some((s) => targetsOf(opts, s, 0).includes('bare')) ? 1 : 0);
+  const estimate = (runsTotal * (opts.warmupMs + opts.durationMs + 400) + relaysStarted * opts.jitWarmupMs) / 1000;
   process.stderr.write(
     `bench: ${opts.scenarios.map((s) => s.name).join(', ')}; ${opts.repeats} repeat(s); ${runsTotal} runs; ` +
       `${opts.warmupMs / 1000}s warm-up + ${opts.durationMs / 1000}s measured per run; ~${Math.ceil(estimate)} s` +
@@ -763,13 +796,17 @@ async function main(): Promise<number> {
         await sleep(300);
         if (Number.isNaN(gatewayIdleRssMb)) gatewayIdleRssMb = rssMb(gateway.service.child.pid!);
         process.stderr.write(`bench: gateway at ${gateway.service.url} (pid ${gateway.service.child.pid}, RSS ${rssMb(gateway.service.child.pid!).toFixed(1)} MB idle)\n`);
+        await warmJit(opts, gateway.service.url);
       }
       const gwPid = gateway.service.child.pid!;
       const simPid = sim.child.pid!;
       const scenarioRuns: RunRecord[] = [];
       for (let repeat = 0; repeat < opts.repeats; repeat++) {
         const order = targetsOf(opts, scenario, repeat);
-        if (order.includes('bare')) bare ??= await startBareRelay(opts, sim.url);
+        if (order.includes('bare') && bare === undefined) {
+          bare = await startBareRelay(opts, sim.url);
+          await warmJit(opts, bare.url);
+        }
         for (const target of order) {
           if (sim.child.exitCode !== null) throw new Error('the simulator exited during the run');
           if (gateway.service.child.exitCode !== null) throw new Error('the gateway exited during the run');
@@ -795,8 +832,8 @@ async function main(): Promise<number> {
         gatewayPeakRssMb = Math.max(Number.isNaN(gatewayPeakRssMb) ? 0 : gatewayPeakRssMb, rssMb(gwPid, 'VmHWM'));
         const code = await stopService(gateway.service);
         if (code !== 0) process.stderr.write(`bench: !! gateway exited with code ${code}\n`);
-        // Start-up (module loading, type stripping) is left out of the tables.
-        const skipMs = Math.round(gateway.service.startupMs + 300);
+        // Start-up (module loading, type stripping) and the JIT warm-up are left out of the tables.
+        const skipMs = Math.round(gateway.service.startupMs + 300 + opts.jitWarmupMs);
         const file = gateway.profileName !== undefined ? join(PROF_DIR, gateway.profileName) : newestProfile(started);
         if (file !== undefined) profiles.push(summarizeProfile(file, { top: 25, skipMs }));
         else process.stderr.write('bench: !! no .cpuprofile was written\n');
@@ -849,8 +886,8 @@ async function main(): Promise<number> {
   console.log(`## MaaS gateway load benchmark — ${started.toISOString()}`);
   console.log('');
   console.log(
-    `${m.cpus} CPUs (${m.cpuModel}), node ${m.node}, commit ${m.git}; ${opts.repeats} repeat(s), ${opts.warmupMs / 1000}s warm-up + ${opts.durationMs / 1000}s measured per run; ` +
-      `sim --output-tokens ${opts.outputTokens}, max_tokens ${MAX_TOKENS}${opts.cpuProf ? '; gateway under --cpu-prof (slower)' : ''}`,
+    `${m.cpus} CPUs (${m.cpuModel}), node ${m.node}, commit ${m.git}; ${opts.repeats} repeat(s), ${opts.warmupMs / 1000}s warm-up + ${opts.durationMs / 1000}s measured per run ` +
+      `(after ${opts.jitWarmupMs / 1000}s of warm-up traffic per relay started); sim --output-tokens ${opts.outputTokens}, max_tokens ${MAX_TOKENS}${opts.cpuProf ? '; gateway under --cpu-prof (slower)' : ''}`,
   );
   console.log(`Gateway RSS: ${gatewayIdleRssMb.toFixed(1)} MB idle after start, ${gatewayPeakRssMb.toFixed(1)} MB peak (VmHWM)`);
   console.log('');
