@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatSummary, summarise, type HeapProfile } from './allocations.ts';
 import type { LoadgenConfig, LoadgenResult } from './loadgen.ts';
-import { benchGatewayConfig, cpuMs, cpuTicks, gatewayArgs, isNoisy, measureMachineLoad, rssMb, startNode, type MachineLoad, type StartedNode } from './proc.ts';
+import { benchGatewayEnv, cpuMs, cpuTicks, gatewayArgs, isNoisy, measureMachineLoad, rssMb, startNode, type MachineLoad, type StartedNode } from './proc.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
@@ -95,25 +95,20 @@ interface Gateway {
 }
 
 async function startGateway(mode: Mode, simUrl: string, dir: string, code: string): Promise<Gateway> {
-  const configPath = join(dir, `gateway-${mode}.json`);
-  writeFileSync(configPath, JSON.stringify(benchGatewayConfig(simUrl, PRICE)));
-  const env = {
-    ...process.env,
-    MAAS_PORT: '0',
-    MAAS_HOST: '127.0.0.1',
-    MAAS_CONFIG: configPath,
-    MAAS_DATA_DIR: join(dir, `data-${mode}`),
-    MAAS_ADMIN_KEY: ADMIN_KEY,
-    MAAS_LOG_LEVEL: 'warn',
-    MAAS_BILLING: mode,
-    MAAS_BENCH_ALLOC_OUT: join(dir, `alloc-${mode}.json`),
-  };
+  const env = benchGatewayEnv({
+    dir,
+    name: `gateway-${mode}`,
+    simUrl,
+    billing: mode,
+    price: PRICE,
+    extra: { MAAS_ADMIN_KEY: ADMIN_KEY, MAAS_BENCH_ALLOC_OUT: join(dir, `alloc-${mode}.json`) },
+  });
   const preload = flags.alloc === true ? ['--import', join(ROOT, 'bench', 'alloc-preload.ts')] : [];
   const gw = await start(GATEWAY_CPU, [...preload, ...gatewayArgs(code)], env, code, /maas gateway listening on (\S+)/);
   const apiKey = /api key: (\S+)/.exec(gw.output())![1]!;
   // Far more credit than any run can spend: the balance must never be what stops a request.
   if (mode === 'on') await admin(gw.url, 'POST', `/admin/v1/accounts/${await defaultAccount(gw.url)}/credits`, { amount: '100000', reason: 'bench' });
-  return { mode, url: gw.url, pid: gw.child.pid!, apiKey, output: gw.output, allocOut: env.MAAS_BENCH_ALLOC_OUT };
+  return { mode, url: gw.url, pid: gw.child.pid!, apiKey, output: gw.output, allocOut: env.MAAS_BENCH_ALLOC_OUT! };
 }
 
 async function admin(url: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {

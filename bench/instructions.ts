@@ -18,13 +18,13 @@
  * of another checkout (e.g. `git worktree add /tmp/old <commit>` with a `node_modules` link).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { LoadgenConfig, LoadgenResult } from './loadgen.ts';
-import { benchGatewayConfig, gatewayArgs, startNode, type StartedNode } from './proc.ts';
+import { benchGatewayEnv, gatewayArgs, startNode, type StartedNode } from './proc.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TARGETS = ['gateway', 'gateway-billing-off', 'bare'] as const;
@@ -122,17 +122,7 @@ async function measure(target: Target, simUrl: string, dir: string): Promise<Row
   if (target === 'bare') {
     relay = await started({ cpu: '0', prefix, args: [join(ROOT, 'bench', 'bare-relay.ts'), `${simUrl}/v1`], env: process.env, cwd: ROOT, pattern: /bare relay listening on (\S+)/, timeoutMs: 180_000 });
   } else {
-    const configPath = join(dir, `${target}.json`);
-    writeFileSync(configPath, JSON.stringify(benchGatewayConfig(simUrl)));
-    const env = {
-      ...process.env,
-      MAAS_PORT: '0',
-      MAAS_HOST: '127.0.0.1',
-      MAAS_CONFIG: configPath,
-      MAAS_DATA_DIR: join(dir, `data-${target}`),
-      MAAS_LOG_LEVEL: 'warn',
-      MAAS_BILLING: target === 'gateway' ? 'on' : 'off',
-    };
+    const env = benchGatewayEnv({ dir, name: target, simUrl, billing: target === 'gateway' ? 'on' : 'off' });
     relay = await started({ cpu: '0', prefix, args: gatewayArgs(code), env, cwd: code, pattern: /maas gateway listening on (\S+)/, timeoutMs: 180_000 });
     apiKey = /api key: (\S+)/.exec(relay.output())![1]!;
   }

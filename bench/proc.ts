@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -129,11 +129,38 @@ export function gatewayArgs(codeRoot: string): string[] {
  * price when given (yuan per 1K tokens), and the bootstrap account's plan without limits, so
  * admission runs but never throttles.
  */
-export function benchGatewayConfig(simUrl: string, price?: { readonly input: string; readonly output: string }): object {
+function benchGatewayConfig(simUrl: string, price?: { readonly input: string; readonly output: string }): object {
   return {
     providers: { sim: { type: 'vllm', base_url: `${simUrl}/v1` } },
     models: { 'bench-model': { deployments: [{ provider: 'sim', upstream_model: 'bench-model', chip: 'nvidia', ...(price && { price }) }] } },
     plans: { enterprise: { rpm: 0, tpm: 0, concurrency: 0 } },
+  };
+}
+
+/**
+ * Writes the benchmarks' gateway config (above) into `dir` as `<name>.json` and returns the
+ * environment that starts a gateway on it: any free port on 127.0.0.1, its own fresh data dir,
+ * log level `warn`, billing on or off; `extra` adds to it.
+ */
+export function benchGatewayEnv(options: {
+  readonly dir: string;
+  readonly name: string;
+  readonly simUrl: string;
+  readonly billing: 'on' | 'off';
+  readonly price?: { readonly input: string; readonly output: string };
+  readonly extra?: Readonly<Record<string, string>>;
+}): NodeJS.ProcessEnv {
+  const configPath = join(options.dir, `${options.name}.json`);
+  writeFileSync(configPath, JSON.stringify(benchGatewayConfig(options.simUrl, options.price)));
+  return {
+    ...process.env,
+    MAAS_PORT: '0',
+    MAAS_HOST: '127.0.0.1',
+    MAAS_CONFIG: configPath,
+    MAAS_DATA_DIR: join(options.dir, `data-${options.name}`),
+    MAAS_LOG_LEVEL: 'warn',
+    MAAS_BILLING: options.billing,
+    ...options.extra,
   };
 }
 

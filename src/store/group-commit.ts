@@ -16,14 +16,20 @@ export class BatchTx {
   /** Queues one row (its values in column order, kept as given) for `insert`. */
   defer(insert: MultiInsert, row: readonly unknown[]): void {
     if (row.length !== insert.width) throw new Error(`a row of ${row.length} values for an insert of ${insert.width} columns`);
-    const table = this.#deferred.find((d) => d.insert === insert);
+    const table = this.#tableOf(insert);
     if (table === undefined) this.#deferred.push({ insert, rows: [row] });
     else table.rows.push(row);
   }
 
   /** Whether rows for `insert` are waiting (an operation about to read that table flushes first). */
   has(insert: MultiInsert): boolean {
-    return this.#deferred.some((d) => d.insert === insert);
+    return this.#tableOf(insert) !== undefined;
+  }
+
+  // A loop, not find(): called for every row and settlement, it should not make a closure each time.
+  #tableOf(insert: MultiInsert): { readonly insert: MultiInsert; readonly rows: Array<readonly unknown[]> } | undefined {
+    for (const table of this.#deferred) if (table.insert === insert) return table;
+    return undefined;
   }
 
   /** Whether any rows are waiting. */
@@ -162,7 +168,12 @@ export class GroupCommit {
     if (batch.length === 0) return;
     this.#queue = [];
     if (this.#runNow(batch)) return;
-    this.#running = this.#runLater(batch).finally(() => {
+    this.#runInBackground(this.#runLater(batch));
+  }
+
+  /** Marks `work` as the running batch; when it is done, what queued meanwhile runs. */
+  #runInBackground(work: Promise<void>): void {
+    this.#running = work.finally(() => {
       this.#running = undefined;
       if (this.#queue.length > 0) this.#drain();
     });
@@ -176,10 +187,7 @@ export class GroupCommit {
       results = this.#runner.runNow(batch.map((p) => p.op));
     } catch {
       this.fallbacks++;
-      this.#running = this.#retryEach(batch).finally(() => {
-        this.#running = undefined;
-        if (this.#queue.length > 0) this.#drain();
-      });
+      this.#runInBackground(this.#retryEach(batch));
       return true;
     }
     if (results === undefined) return false;

@@ -36,9 +36,9 @@ export function sqliteSyncRunner(db: Kysely<Database>, connection: NodeSqliteDat
   return {
     runNow,
     run: (ops) => {
-      if (connection.inTransaction) return db.connection().execute(async () => runBatch(ops));
       try {
-        return Promise.resolve(runBatch(ops));
+        const out = runNow(ops);
+        return out !== undefined ? Promise.resolve(out) : db.connection().execute(async () => runBatch(ops));
       } catch (err) {
         return Promise.reject(err as Error);
       }
