@@ -9,13 +9,14 @@
  * has settled (40 s or 150 s of warm-up: main thread within 3 %, the others 4× apart). Time in
  * the kernel (syscalls) is not counted; bench/README.md has `strace` figures for that.
  *
- *   node bench/instructions.ts [--targets gateway,gateway-billing-off,bare] [--warmup 40] [--duration 20] [--stream] [--code <checkout>]
+ *   node bench/instructions.ts [--targets gateway,gateway-billing-off,bare] [--warmup 40] [--duration 20] [--stream] [--code <checkout>] [--keep]
  *
  * Under callgrind a process runs 30–50× slower, so the load is one request at a time: a warm-up
  * long enough for V8 to optimise the hot path, then the counters are zeroed
  * (`callgrind_control --zero`), requests are sent for `--duration` seconds, and the counters are
  * dumped (`--dump`) and divided by the requests answered meanwhile. `--code`: measure the gateway
  * of another checkout (e.g. `git worktree add /tmp/old <commit>` with a `node_modules` link).
+ * `--keep`: leave the dumps in their temp dir (printed) for `callgrind_annotate`, function by function.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -37,6 +38,7 @@ const { values: flags } = parseArgs({
     duration: { type: 'string', default: '20' },
     stream: { type: 'boolean', default: false },
     code: { type: 'string' },
+    keep: { type: 'boolean', default: false },
   },
 });
 const targets = flags.targets.split(',').map((name) => {
@@ -174,7 +176,8 @@ async function main(): Promise<number> {
     return rows.some((r) => r.errors > 0) ? 1 : 0;
   } finally {
     live.forEach((child) => child.kill('SIGKILL'));
-    rmSync(dir, { recursive: true, force: true });
+    if (flags.keep) process.stderr.write(`bench: callgrind dumps kept in ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 

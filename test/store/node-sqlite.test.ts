@@ -59,6 +59,26 @@ test('integers beyond 2^53 read as exact decimal strings, never thrown or rounde
   }
 });
 
+test('rows of named columns are plain objects, columns in order, a repeated name taking the later value', () => {
+  const db = open('rows.db');
+  try {
+    db.prepare('CREATE TABLE r (id INTEGER, v TEXT)').run([]);
+    db.prepare('INSERT INTO r VALUES (1, ?), (2, ?)').run(['x', 'y']);
+    const sql = 'SELECT id, v, id AS twice, v AS id FROM r ORDER BY id';
+    const expected = [
+      { id: 'x', v: 'x', twice: 1 },
+      { id: 'y', v: 'y', twice: 2 },
+    ];
+    for (const rows of [db.prepare(sql).all([]), [...db.prepare(sql).iterate([])]]) {
+      assert.deepEqual(rows, expected);
+      for (const row of rows) assert.equal(Object.getPrototypeOf(row), Object.prototype);
+      assert.deepEqual(Object.keys(rows[0] as object), ['id', 'v', 'twice']);
+    }
+  } finally {
+    db.close();
+  }
+});
+
 test('cached statements see schema changes (SQLite recompiles them)', () => {
   const db = open('schema.db');
   try {
@@ -67,6 +87,10 @@ test('cached statements see schema changes (SQLite recompiles them)', () => {
     assert.deepEqual(Object.keys(db.prepare('SELECT * FROM s').all([])[0] as object), ['a']);
     db.prepare('ALTER TABLE s ADD COLUMN b TEXT').run([]);
     assert.deepEqual(Object.keys(db.prepare('SELECT * FROM s').all([])[0] as object), ['a', 'b']);
+    // Same number of columns, another name: rows of a `*` are named as SQLite names them now.
+    db.prepare('ALTER TABLE s RENAME COLUMN b TO c').run([]);
+    assert.deepEqual(Object.keys(db.prepare('SELECT * FROM s').all([])[0] as object), ['a', 'c']);
+    assert.deepEqual(Object.keys([...db.prepare('SELECT * FROM s').iterate([])][0] as object), ['a', 'c']);
   } finally {
     db.close();
   }

@@ -34,25 +34,35 @@ export function openNodeSqlite(path: string): NodeSqliteDatabase {
   db.exec('PRAGMA foreign_keys = ON');
   db.exec('PRAGMA synchronous = NORMAL');
 
-  const compile = (sql: string): StatementSync => {
+  const compile = (sql: string): { stmt: StatementSync; reader: boolean; columns: string[] | null } => {
     const stmt = db.prepare(sql);
     stmt.setReadBigInts(true);
-    return stmt;
+    const names = stmt.columns().map((column) => column.name);
+    // Rows as arrays, made into objects here: node:sqlite builds each row as a null-prototype
+    // object in V8's dictionary mode, so every read of a column is a hash lookup (bench/README.md).
+    // Only where the text fixes the columns: SQLite recompiles a cached statement after a schema
+    // change, and a `*` may then stand for other columns than the names read here.
+    const columns = names.length > 0 && !sql.includes('*') ? names : null;
+    if (columns !== null) stmt.setReturnArrays(true);
+    return { stmt, reader: names.length > 0, columns };
   };
   // One wrapper per cached statement, built once: Kysely asks for `prepare` on every query.
   const wrap = (sql: string): CachedStatement => {
-    const stmt = compile(sql);
+    const { stmt, reader, columns } = compile(sql);
     return {
       used: false,
-      reader: stmt.columns().length > 0,
-      all: (p) => toJsRows(stmt.all(...bind(p))),
+      reader,
+      all: (p) => toJsRows(stmt.all(...bind(p)), columns),
       run: (p) => {
         // With bigint reads on, these come back as bigint too; Kysely accepts either.
         const r = stmt.run(...bind(p));
         return { changes: Number(r.changes), lastInsertRowid: r.lastInsertRowid };
       },
       // A stream holds its statement until it is exhausted, so it gets its own, uncached one.
-      iterate: (p) => mapIterator(compile(sql).iterate(...bind(p)), toJsRow),
+      iterate: (p) => {
+        const own = compile(sql);
+        return mapIterator(own.stmt.iterate(...bind(p)), (row) => toJsRow(row, own.columns));
+      },
     };
   };
   const cache = new StatementCache(STATEMENT_CACHE_SIZE, wrap);
@@ -121,16 +131,31 @@ function bind(params: ReadonlyArray<unknown>): SQLInputValue[] {
 }
 
 /** The rows of `all`, converted in place (the array is ours: node:sqlite made it for this call). */
-function toJsRows(rows: unknown[]): unknown[] {
-  for (let i = 0; i < rows.length; i++) rows[i] = toJsRow(rows[i]);
+function toJsRows(rows: unknown[], columns: readonly string[] | null): unknown[] {
+  for (let i = 0; i < rows.length; i++) rows[i] = toJsRow(rows[i], columns);
   return rows;
 }
 
-function toJsRow(row: unknown): unknown {
-  const record = row as Record<string, unknown>;
-  for (const key in record) {
-    const value = record[key];
-    if (typeof value === 'bigint') record[key] = toJsInteger(value);
+/**
+ * A row as the store reads it: with `columns`, node:sqlite gave the values as an array and they
+ * become a plain object, columns in order (a later column of the same name wins, as in
+ * node:sqlite's own objects; rows of one statement share one shape, so reading them stays fast);
+ * without, node:sqlite's object is converted in place.
+ */
+function toJsRow(row: unknown, columns: readonly string[] | null): unknown {
+  if (columns === null) {
+    const record = row as Record<string, unknown>;
+    for (const key in record) {
+      const value = record[key];
+      if (typeof value === 'bigint') record[key] = toJsInteger(value);
+    }
+    return record;
+  }
+  const values = row as readonly unknown[];
+  const record: Record<string, unknown> = {};
+  for (let i = 0; i < columns.length; i++) {
+    const value = values[i];
+    record[columns[i]!] = typeof value === 'bigint' ? toJsInteger(value) : value;
   }
   return record;
 }
