@@ -52,6 +52,9 @@ test('integers beyond 2^53 read as exact decimal strings, never thrown or rounde
     const expected = { a: big.toString(), b: (-big).toString(), c: 42, r: 1.5 };
     assert.deepEqual({ ...(db.prepare('SELECT * FROM m').all([])[0] as object) }, expected);
     assert.deepEqual({ ...([...db.prepare('SELECT * FROM m').iterate([])][0] as object) }, expected);
+    // Named columns come from node:sqlite as arrays (node-sqlite.ts): the same conversion.
+    assert.deepEqual(db.prepare('SELECT a, b, c, r FROM m').all([])[0], expected);
+    assert.deepEqual([...db.prepare('SELECT a, b, c, r FROM m').iterate([])][0], expected);
     const edge = db.prepare('SELECT ? AS max, ? AS over').all([BigInt(Number.MAX_SAFE_INTEGER), BigInt(Number.MAX_SAFE_INTEGER) + 1n])[0];
     assert.deepEqual({ ...(edge as object) }, { max: Number.MAX_SAFE_INTEGER, over: '9007199254740992' });
   } finally {
