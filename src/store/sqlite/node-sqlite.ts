@@ -139,8 +139,8 @@ function toJsRows(rows: unknown[], columns: readonly string[] | null): unknown[]
 /**
  * A row as the store reads it: with `columns`, node:sqlite gave the values as an array and they
  * become a plain object, columns in order (a later column of the same name wins, as in
- * node:sqlite's own objects; rows of one statement share one shape, so reading them stays fast);
- * without, node:sqlite's object is converted in place.
+ * node:sqlite's own objects; rows of one statement share one shape, so reading them stays fast;
+ * the names are the store's own SQL's, never input); without, node:sqlite's object is converted in place.
  */
 function toJsRow(row: unknown, columns: readonly string[] | null): unknown {
   if (columns === null) {
