@@ -34,25 +34,26 @@ export function openNodeSqlite(path: string): NodeSqliteDatabase {
   db.exec('PRAGMA foreign_keys = ON');
   db.exec('PRAGMA synchronous = NORMAL');
 
-  const compile = (sql: string): { stmt: StatementSync; reader: boolean; columns: string[] | null } => {
+  /** A prepared statement and how its rows become the store's; `reader`: it returns rows. */
+  const compile = (sql: string): { stmt: StatementSync; reader: boolean; toRow: (row: unknown) => unknown } => {
     const stmt = db.prepare(sql);
     stmt.setReadBigInts(true);
-    const names = stmt.columns().map((column) => column.name);
+    const columns = stmt.columns().map((column) => column.name);
     // Rows as arrays, made into objects here: node:sqlite builds each row as a null-prototype
     // object in V8's dictionary mode, so every read of a column is a hash lookup (bench/README.md).
     // Only where the text fixes the columns: SQLite recompiles a cached statement after a schema
     // change, and a `*` may then stand for other columns than the names read here.
-    const columns = names.length > 0 && !sql.includes('*') ? names : null;
-    if (columns !== null) stmt.setReturnArrays(true);
-    return { stmt, reader: names.length > 0, columns };
+    if (columns.length === 0 || sql.includes('*')) return { stmt, reader: columns.length > 0, toRow: convertInPlace };
+    stmt.setReturnArrays(true);
+    return { stmt, reader: true, toRow: (values) => rowOf(values as readonly unknown[], columns) };
   };
   // One wrapper per cached statement, built once: Kysely asks for `prepare` on every query.
   const wrap = (sql: string): CachedStatement => {
-    const { stmt, reader, columns } = compile(sql);
+    const { stmt, reader, toRow } = compile(sql);
     return {
       used: false,
       reader,
-      all: (p) => toJsRows(stmt.all(...bind(p)), columns),
+      all: (p) => toJsRows(stmt.all(...bind(p)), toRow),
       run: (p) => {
         // With bigint reads on, these come back as bigint too; Kysely accepts either.
         const r = stmt.run(...bind(p));
@@ -61,7 +62,7 @@ export function openNodeSqlite(path: string): NodeSqliteDatabase {
       // A stream holds its statement until it is exhausted, so it gets its own, uncached one.
       iterate: (p) => {
         const own = compile(sql);
-        return mapIterator(own.stmt.iterate(...bind(p)), (row) => toJsRow(row, own.columns));
+        return mapIterator(own.stmt.iterate(...bind(p)), own.toRow);
       },
     };
   };
@@ -131,31 +132,31 @@ function bind(params: ReadonlyArray<unknown>): SQLInputValue[] {
 }
 
 /** The rows of `all`, converted in place (the array is ours: node:sqlite made it for this call). */
-function toJsRows(rows: unknown[], columns: readonly string[] | null): unknown[] {
-  for (let i = 0; i < rows.length; i++) rows[i] = toJsRow(rows[i], columns);
+function toJsRows(rows: unknown[], toRow: (row: unknown) => unknown): unknown[] {
+  for (let i = 0; i < rows.length; i++) rows[i] = toRow(rows[i]);
   return rows;
 }
 
 /**
- * A row as the store reads it: with `columns`, node:sqlite gave the values as an array and they
- * become a plain object, columns in order (a later column of the same name wins, as in
- * node:sqlite's own objects; rows of one statement share one shape, so reading them stays fast;
- * the names are the store's own SQL's, never input); without, node:sqlite's object is converted in place.
+ * A row given as values: a plain object, columns in order (a later column of the same name wins,
+ * as in node:sqlite's own objects). Rows of one statement share one shape, so reading them stays
+ * fast. The names are the store's own SQL's, never input.
  */
-function toJsRow(row: unknown, columns: readonly string[] | null): unknown {
-  if (columns === null) {
-    const record = row as Record<string, unknown>;
-    for (const key in record) {
-      const value = record[key];
-      if (typeof value === 'bigint') record[key] = toJsInteger(value);
-    }
-    return record;
-  }
-  const values = row as readonly unknown[];
-  const record: Record<string, unknown> = {};
+function rowOf(values: readonly unknown[], columns: readonly string[]): Record<string, unknown> {
+  const row: Record<string, unknown> = {};
   for (let i = 0; i < columns.length; i++) {
     const value = values[i];
-    record[columns[i]!] = typeof value === 'bigint' ? toJsInteger(value) : value;
+    row[columns[i]!] = typeof value === 'bigint' ? toJsInteger(value) : value;
+  }
+  return row;
+}
+
+/** A row node:sqlite gave as its own object (a `*` statement): integers converted in place. */
+function convertInPlace(row: unknown): unknown {
+  const record = row as Record<string, unknown>;
+  for (const key in record) {
+    const value = record[key];
+    if (typeof value === 'bigint') record[key] = toJsInteger(value);
   }
   return record;
 }
