@@ -19,6 +19,9 @@ import { registerAdminRoutes, registerOwnerRoutes } from './admin/routes.ts';
 import { registerBillingRoutes } from './admin/billing-routes.ts';
 import { registerDeploymentRoutes } from './admin/deployment-routes.ts';
 import type { PrivateDeployments } from './gateway/routing/private-deployments.ts';
+import { answerClientError } from './http/client-errors.ts';
+import { CorsPolicy } from './http/cors.ts';
+import { WrongMethods } from './http/wrong-method.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -63,11 +66,21 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     // One logger for all requests: a pino child per request costs an allocation on the hot
     // path, and every log call here names the request id itself.
     childLoggerFactory: (logger) => logger,
+    clientErrorHandler: answerClientError,
+    // A URL that cannot be decoded (`%ZZ`) never reaches a route or a hook.
+    frameworkErrors: (error, request, reply) => {
+      reply.header('x-request-id', request.id);
+      renderError(error, request, reply);
+    },
   });
+  const cors = new CorsPolicy(deps.config.server.corsOrigins);
+  const wrongMethods = new WrongMethods(app);
   app.decorateRequest('principal', undefined);
   installJsonParser(app);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    const origin = request.headers.origin;
+    if (origin !== undefined) cors.decorate(origin, reply);
   });
   app.setErrorHandler(renderError);
   app.setNotFoundHandler((request, reply) => {
@@ -100,6 +113,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   app.get('/health', async (_request, reply) => {
     reply.header('content-type', 'application/json').send('{"status":"ok"}');
   });
+  app.options('*', (request, reply) => cors.preflight(request, reply));
+  wrongMethods.seal(app);
   return app;
 }
 
@@ -152,7 +167,11 @@ export function renderError(error: unknown, request: FastifyRequest, reply: Fast
   if (err.status >= 500) request.log.warn({ err: error, code: err.code, reqId: request.id }, 'request failed');
   if (reply.sent || reply.raw.headersSent) return;
   reply.code(err.status);
-  if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
+  if (err.retryAfter !== undefined) {
+    reply.header('retry-after', String(err.retryAfter));
+    // The SDKs prefer the millisecond form; a more precise one in err.headers wins below.
+    reply.header('retry-after-ms', String(err.retryAfter * 1000));
+  }
   if (err.headers) reply.headers(err.headers);
   reply.header('content-type', 'application/json').send(serializeError(err));
 }

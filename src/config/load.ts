@@ -13,6 +13,8 @@ export interface ServerSettings {
   readonly bodyLimit: number;
   readonly shutdownTimeoutMs: number;
   readonly accessLog: boolean;
+  /** Web origins whose pages may read responses (CORS); `*` for any, empty for none. */
+  readonly corsOrigins: readonly string[];
   /** Holds before dispatch, settlement and usage records. Off only for benchmarks or free gateways. */
   readonly billing: boolean;
 }
@@ -66,6 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       bodyLimit: envInt(env, 'MAAS_BODY_LIMIT', 1024, 2 ** 31) ?? server.body_limit ?? DEFAULT_BODY_LIMIT,
       shutdownTimeoutMs: envInt(env, 'MAAS_SHUTDOWN_TIMEOUT_MS', 0, 2 ** 31) ?? server.shutdown_timeout_ms ?? 30_000,
       accessLog: env.MAAS_ACCESS_LOG ? envFlag(env.MAAS_ACCESS_LOG) : server.access_log ?? false,
+      corsOrigins: env.MAAS_CORS_ORIGINS !== undefined ? envList(env.MAAS_CORS_ORIGINS) : server.cors_origins ?? ['*'],
       billing: env.MAAS_BILLING ? envFlag(env.MAAS_BILLING) : server.billing ?? true,
     },
     routing: routingSettings(config.routing ?? {}),
@@ -159,6 +162,11 @@ export function fieldPath(pointer: string): string {
 
 function envFlag(text: string): boolean {
   return text !== '0' && text !== 'false' && text !== 'off';
+}
+
+/** A comma-separated list; empty (or only commas and spaces) is the empty list. */
+function envList(text: string): string[] {
+  return text.split(',').map((item) => item.trim()).filter((item) => item.length > 0);
 }
 
 function envInt(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {

@@ -89,6 +89,7 @@ export const ServerSchema = Type.Object(
     body_limit: Type.Optional(Type.Integer({ minimum: 1024 })),
     shutdown_timeout_ms: Type.Optional(Type.Integer({ minimum: 0 })),
     access_log: Type.Optional(Type.Boolean()),
+    cors_origins: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'web origins browsers may call the API from; default ["*"], [] turns CORS off' })),
     billing: Type.Optional(Type.Boolean({ description: 'holds, settlement and usage records; default true' })),
   },
   { additionalProperties: false },
