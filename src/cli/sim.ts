@@ -16,6 +16,7 @@ Runs the inference simulator: an OpenAI-compatible engine that answers like vLLM
   --output-tokens <n>            fixed answer length (default 16..48, from the seed)
   --embedding-dimensions <n>     embedding size (default 1024)
   --no-usage                     never report usage
+  --no-request-faults            ignore the per-request \`sim\` field (server-wide /sim/faults still work)
   --reasoning-field <name>       reasoning_content (default) or reasoning
   --api-key <key>                like vLLM's --api-key: /v1 routes answer 401 without this bearer key
   --config <file.yaml>           simulator options (snake_case keys); flags override it
@@ -30,6 +31,7 @@ const FLAGS = {
   'output-tokens': { type: 'string' },
   'embedding-dimensions': { type: 'string' },
   'no-usage': { type: 'boolean' },
+  'no-request-faults': { type: 'boolean' },
   'reasoning-field': { type: 'string' },
   'api-key': { type: 'string' },
   config: { type: 'string' },
@@ -66,6 +68,7 @@ async function optionsFrom(values: { [K in keyof typeof FLAGS]?: string | boolea
     if (typeof value === 'string') raw[key] = numberFlag(value, flag);
   }
   if (values['no-usage'] === true) raw.usage = false;
+  if (values['no-request-faults'] === true) raw.request_faults = false;
   if (typeof values['reasoning-field'] === 'string') raw.reasoning_field = values['reasoning-field'];
   if (typeof values['api-key'] === 'string') raw.api_key = values['api-key'];
   return parseSimulatorOptions(raw, typeof values.config === 'string' ? values.config : 'sim');

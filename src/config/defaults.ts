@@ -8,7 +8,8 @@ import type { RawConfig, RawProvider } from './schema.ts';
 export const DEFAULT_CONFIG: RawConfig = {
   providers: {
     // Simulator engine options sit beside `type` (the schema allows provider-specific keys).
-    sim: { type: 'simulator', ttft_ms: 20, tokens_per_second: 200 } as RawProvider,
+    // A client's `sim` field cannot inject faults here: these deployments serve every tenant.
+    sim: { type: 'simulator', ttft_ms: 20, tokens_per_second: 200, request_faults: false } as RawProvider,
   },
   models: {
     'DeepSeek-R1': {

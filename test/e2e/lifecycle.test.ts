@@ -92,6 +92,10 @@ test('with no configuration at all: the built-in simulator models, a first accou
     assert.ok(chunks > 2);
     const emb = await client.embeddings.create({ model: 'bge-m3', input: 'inkqyf 是下一代 AI 基础设施平台' });
     assert.ok(emb.data[0]!.embedding.length > 0);
+    // The default models serve every tenant: a caller's `sim` field injects no fault there (it
+    // would take the model out of service for all), so this answers and the next call too.
+    const injected = { model: 'Qwen3-4B-Instruct', messages: [{ role: 'user' as const, content: 'hi' }], max_tokens: 4, sim: { status: 401 } };
+    for (let i = 0; i < 2; i++) assert.ok((await client.chat.completions.create(injected)).choices.length > 0);
     assert.equal(gw.output().includes(`"${key}"`), false, 'the key never appears in structured logs');
   } finally {
     assert.equal(await gw.stop(), 0);

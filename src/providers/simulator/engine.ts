@@ -116,7 +116,7 @@ export class SimulatorEngine {
   }
 
   async #infer(endpoint: Endpoint, body: Body, req: EngineRequest, life: RequestLife, requestId: string | undefined): Promise<SimResponse> {
-    const faults = this.#faults.take(parseRequestFaults(body.sim));
+    const faults = this.#faults.take(parseRequestFaults(this.options.request_faults ? body.sim : undefined));
     if (faults.delay_ms !== undefined && faults.delay_ms > 0) await sleep(faults.delay_ms, undefined, { signal: req.signal });
     if (faults.status !== undefined) {
       life.end('failed');

@@ -36,6 +36,12 @@ export interface SimulatorOptions {
    * request carries `Authorization: Bearer <api_key>`; /health, /metrics and /sim/* stay open.
    */
   readonly api_key: string | undefined;
+  /**
+   * Whether a request's own `sim` field may inject faults. Off in the built-in default config:
+   * there every tenant shares the simulated deployments, and one caller's injected 401 or 500s
+   * would take a model out of service for all of them.
+   */
+  readonly request_faults: boolean;
 }
 
 export const DEFAULT_SIMULATOR_OPTIONS: SimulatorOptions = Object.freeze({
@@ -48,6 +54,7 @@ export const DEFAULT_SIMULATOR_OPTIONS: SimulatorOptions = Object.freeze({
   reasoning_field: 'reasoning_content',
   models: undefined,
   api_key: undefined,
+  request_faults: true,
 });
 
 /** How one model behaves once name inference and configuration are combined. */
@@ -111,6 +118,7 @@ const OPTION_FIELDS = {
   reasoning_field: oneOf(REASONING_FIELDS),
   models: parseModels,
   api_key: nonEmptyString,
+  request_faults: boolean,
 } as const satisfies Record<keyof SimulatorOptions, Checker<unknown>>;
 
 function nonEmptyString(value: unknown, field: string): string {
