@@ -159,6 +159,21 @@ describe('upstream failures', () => {
     }
   });
 
+  test('an upstream 200 that carries an error instead of an answer → that error, never a 200', async () => {
+    const wrapped = (status: number, format: string, extra: Record<string, unknown> = {}) =>
+      chat({ sim: { status, http_status: 200, error_format: format, message: 'platform says no' }, ...extra });
+    // The Chinese platforms' envelope: its code stands for the status.
+    const r500 = await post('/v1/chat/completions', wrapped(500, 'platform'));
+    expectError(r500, 500, 'internal_error');
+    assert.equal(r500.error.message, 'platform says no');
+    expectError(await post('/v1/chat/completions', wrapped(400, 'platform')), 400, 'invalid_request');
+    // OpenAI's nested object sent with 200 (its code is not a status): the upstream's fault.
+    expectError(await post('/v1/chat/completions', wrapped(400, 'openai')), 502, 'upstream_error');
+    expectError(await post('/v1/embeddings', { model: 'embed-model', input: 'x', sim: { status: 503, http_status: 200, error_format: 'platform' } }), 503, 'service_unavailable');
+    // Asked to stream, answered with the envelope: a JSON error, no event stream.
+    expectError(await post('/v1/chat/completions', wrapped(500, 'platform', { stream: true })), 500, 'internal_error');
+  });
+
   test('an upstream 429 → 429 with Retry-After; an upstream 401 → 502 (not the caller’s fault)', async () => {
     const limited = await post('/v1/chat/completions', chat({ sim: { status: 429 } }));
     assert.equal(limited.status, 429);

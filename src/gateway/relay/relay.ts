@@ -12,7 +12,7 @@ import { pumpStream, type StreamEnd } from './pump.ts';
 import { pushedBody, readBody } from './read-body.ts';
 import type { ResponseContext } from './response-context.ts';
 import { StreamTransformer } from './stream-transform.ts';
-import { readUpstreamError } from './upstream-error.ts';
+import { errorInAnswer, readJsonInsteadOfStream, readUpstreamError } from './upstream-error.ts';
 
 /** What the client asked for, read once before the body is rewritten for the first upstream. */
 export interface ClientWishes {
@@ -109,6 +109,7 @@ export async function relay(call: RelayCall, hooks: RelayHooks): Promise<RelayRe
       throw await readUpstreamError(upstream.status, upstream.headers, upstream.body, deployment.provider.name);
     }
     if (stream) {
+      if (isJson(upstream.headers['content-type'])) throw await readJsonInsteadOfStream(upstream.body, deployment.provider.name);
       timers.arm('first_token');
       const transformer = new StreamTransformer(ctx);
       const outcome = await pumpStream(streamBody(upstream), call.res, transformer, abort.signal, {
@@ -137,6 +138,7 @@ export async function relay(call: RelayCall, hooks: RelayHooks): Promise<RelayRe
       usage = quick.usage;
     } else {
       const doc = parseJsonObject(raw);
+      if (!isAnswer(endpoint, doc)) throw errorInAnswer(doc, deployment.provider.name);
       const normalized = normalizeResponse(ctx, doc);
       answer = normalized.changed ? JSON.stringify(doc) : raw;
       usage = normalized.usage;
@@ -164,6 +166,15 @@ function streamBody(upstream: UpstreamResponse): PushedBody {
   const body = pushedBody(upstream.body);
   if (body === undefined) throw new UpstreamError('upstream_error', 'The provider adapter answered a streamed call with a buffered body.');
   return body;
+}
+
+function isJson(contentType: string | string[] | undefined): boolean {
+  return typeof contentType === 'string' && contentType.startsWith('application/json');
+}
+
+/** Whether a 200's document is an answer at all (and not a platform's error envelope). */
+function isAnswer(endpoint: Endpoint, doc: JsonObject): boolean {
+  return Array.isArray(endpoint === 'embeddings' ? doc.data : doc.choices);
 }
 
 function parseJsonObject(raw: Buffer): JsonObject {

@@ -18,20 +18,69 @@ export async function readUpstreamError(status: number, headers: Readonly<Record
   } catch {
     // An oversized or broken error body still yields an error with the upstream's status.
   }
-  const parsed = parseErrorBody(text);
+  return upstreamErrorOf(status, parseErrorBody(text), headers, provider);
+}
+
+/**
+ * A 2xx whose body is an error instead of an answer: the Chinese platforms wrap failures in
+ * `{"code","msg"}` with HTTP 200, and some proxies send `{"error":{…}}` with 200. The body's own
+ * `code` (or `status`), when it is an HTTP status, stands for the status; anything else is the
+ * upstream's fault (502).
+ */
+export function errorInAnswer(doc: Readonly<Record<string, unknown>>, provider: string): UpstreamError {
+  const parsed = errorFields(doc);
+  const claimed = httpStatusIn(doc);
+  const status = claimed ?? 502;
+  if (parsed.message === undefined) parsed.message = `The upstream answered HTTP 200 without a result${claimed === undefined ? '' : ` (code ${claimed})`}.`;
+  return upstreamErrorOf(status, parsed, {}, provider, claimed);
+}
+
+/**
+ * Asked for a stream, the upstream sent one JSON document instead of events: a platform's error
+ * envelope (judged as above), or an engine that ignored `stream`, which is its fault (502).
+ */
+export async function readJsonInsteadOfStream(body: UpstreamResponse['body'], provider: string): Promise<UpstreamError> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse((await readBody(body, ERROR_BODY_LIMIT)).toString('utf8'));
+  } catch {
+    doc = undefined;
+  }
+  if (doc !== null && typeof doc === 'object' && !Array.isArray(doc) && !Array.isArray((doc as Record<string, unknown>).choices)) {
+    return errorInAnswer(doc as Record<string, unknown>, provider);
+  }
+  return new UpstreamError('upstream_error', 'The upstream answered a streamed request with one JSON document instead of an event stream.');
+}
+
+function httpStatusIn(doc: Readonly<Record<string, unknown>>): number | undefined {
+  const nested = doc.error !== null && typeof doc.error === 'object' ? (doc.error as Record<string, unknown>) : undefined;
+  for (const value of [doc.code, doc.status, nested?.code, nested?.status]) {
+    const n = typeof value === 'string' && /^\d{3}$/.test(value) ? Number(value) : value;
+    if (typeof n === 'number' && Number.isInteger(n) && n >= 400 && n <= 599) return n;
+  }
+  return undefined;
+}
+
+function upstreamErrorOf(
+  status: number,
+  parsed: ParsedError,
+  headers: Readonly<Record<string, unknown>>,
+  provider: string,
+  upstreamStatus: number | undefined = status,
+): UpstreamError {
   const message = parsed.message ?? `The upstream returned HTTP ${status}.`;
   if (status === 401 || status === 403) {
     return new UpstreamError('upstream_error', `The upstream provider '${provider}' rejected the gateway's credentials (HTTP ${status}).`, {
-      upstreamStatus: status,
+      upstreamStatus,
     });
   }
   if (status === 429) {
-    return new UpstreamError('rate_limit_exceeded', message, { upstreamStatus: status, retryAfter: retryAfterSeconds(headers['retry-after']) });
+    return new UpstreamError('rate_limit_exceeded', message, { upstreamStatus, retryAfter: retryAfterSeconds(headers['retry-after']) });
   }
-  if (status === 408) return new UpstreamError('upstream_timeout', message, { upstreamStatus: status });
+  if (status === 408) return new UpstreamError('upstream_timeout', message, { upstreamStatus });
   const code = codeForStatus(status);
   const clientStatus = status === 422 ? 400 : status >= 400 && status < 600 ? status : 502;
-  return new UpstreamError(code, message, { status: clientStatus, param: parsed.param, upstreamStatus: status });
+  return new UpstreamError(code, message, { status: clientStatus, param: parsed.param, upstreamStatus });
 }
 
 interface ParsedError {
@@ -47,7 +96,10 @@ function parseErrorBody(text: string): ParsedError {
     return { message: undefined, param: null };
   }
   if (json === null || typeof json !== 'object') return { message: undefined, param: null };
-  const root = json as Record<string, unknown>;
+  return errorFields(json as Record<string, unknown>);
+}
+
+function errorFields(root: Readonly<Record<string, unknown>>): ParsedError {
   const nested = root.error;
   const source = nested !== null && typeof nested === 'object' ? (nested as Record<string, unknown>) : root;
   const message = firstString(source.message, source.msg, source.detail, typeof nested === 'string' ? nested : undefined, root.message, root.msg);

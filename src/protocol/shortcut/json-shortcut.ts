@@ -3,8 +3,8 @@ import { readUsage, type Usage } from '../usage.ts';
 /**
  * For a complete chat or completions answer, finds what the gateway needs — the usage, and
  * whether anything must change — by scanning bytes instead of parsing the whole document, and
- * renames the model in place. Answers `undefined` for anything unusual (no usage, `reasoning`
- * to mirror, an unknown model name, a document that does not start like an object), and the
+ * renames the model in place. Answers `undefined` for anything unusual (no usage, no choices,
+ * `reasoning` to mirror, an unknown model name, a document that does not start like an object), and the
  * caller parses properly. Safe for the same reason as the stream shortcut: an unescaped `"`
  * never occurs inside a JSON string, so `"usage":` can only be a key.
  */
@@ -18,7 +18,7 @@ export class JsonShortcut {
   }
 
   passThrough(raw: Buffer): { body: Buffer; usage: Usage } | undefined {
-    if (raw[0] !== 0x7b /* { */ || raw.includes(REASONING_KEY)) return undefined;
+    if (raw[0] !== 0x7b /* { */ || !raw.includes(CHOICES_KEY) || raw.includes(REASONING_KEY)) return undefined;
     const usage = extractUsage(raw);
     if (usage === undefined) return undefined;
     if (raw.includes(this.#publicNeedle)) return { body: raw, usage };
@@ -31,6 +31,8 @@ export class JsonShortcut {
 }
 
 const REASONING_KEY = Buffer.from('"reasoning":');
+/** An answer has choices; a body without them (an error envelope sent with 200) is parsed and judged properly. */
+const CHOICES_KEY = Buffer.from('"choices":');
 const USAGE_KEY = Buffer.from('"usage":{');
 
 /** The `usage` object, located by its key and matched to its closing brace. */

@@ -120,7 +120,8 @@ export class SimulatorEngine {
     if (faults.delay_ms !== undefined && faults.delay_ms > 0) await sleep(faults.delay_ms, undefined, { signal: req.signal });
     if (faults.status !== undefined) {
       life.end('failed');
-      return errorResponse(faults.error_format ?? 'vllm', faults.status, faults.message ?? defaultErrorMessage(faults.status), null, requestId);
+      const message = faults.message ?? defaultErrorMessage(faults.status);
+      return errorResponse(faults.error_format ?? 'vllm', faults.status, message, null, requestId, faults.http_status);
     }
     const job = JOB_BUILDERS[endpoint](body, this.#context(endpoint, body, faults));
     if (faults.drop_after_tokens !== undefined && !job.stream) {

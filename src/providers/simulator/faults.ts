@@ -12,6 +12,11 @@ export interface SimFaults {
   readonly status?: number;
   readonly message?: string;
   readonly error_format?: ErrorFormat;
+  /**
+   * Send the error body with this HTTP status instead of `status`: `200` plays a platform that
+   * wraps failures in `{"code","msg"}` and answers HTTP 200.
+   */
+  readonly http_status?: number;
   /** Wait this long before the response headers. */
   readonly delay_ms?: number;
   /** Streaming: cut the connection after N tokens. Non-streaming: cut it without answering. */
@@ -36,6 +41,7 @@ const FAULT_FIELDS = {
   status: integerIn(400, 599),
   message: string,
   error_format: oneOf(ERROR_FORMATS),
+  http_status: integerIn(200, 599),
   delay_ms: nonNegativeNumber,
   drop_after_tokens: nonNegativeInteger,
   ttft_ms: nonNegativeNumber,

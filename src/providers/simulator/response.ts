@@ -41,9 +41,9 @@ export function jsonResponse(status: number, json: string, requestId: string | u
   return payloadResponse(status, 'application/json', json, requestId);
 }
 
-export function errorResponse(format: ErrorFormat, status: number, message: string, param: string | null, requestId: string | undefined): SimResponse {
+export function errorResponse(format: ErrorFormat, status: number, message: string, param: string | null, requestId: string | undefined, httpStatus = status): SimResponse {
   const rendered = renderError(format, status, message, param);
-  return payloadResponse(status, rendered.contentType, rendered.text, requestId);
+  return payloadResponse(httpStatus, rendered.contentType, rendered.text, requestId);
 }
 
 export function streamResponse(body: Readable, requestId: string | undefined): SimResponse {
