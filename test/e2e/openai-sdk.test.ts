@@ -126,6 +126,18 @@ describe('chat completions', () => {
     assert.ok(final.choices[0]!.finish_reason);
   });
 
+  test('the stream helper also assembles a stream whose upstream sent no role and no finish chunk', async () => {
+    const body = { model: 'chat-model', messages: [{ role: 'user' as const, content: 'Hi' }], n: 2, sim: { bare_stream: true, output_tokens: 5 } };
+    // Without the gateway's repair the helper throws "missing role for choice 0" / "missing finish_reason".
+    const final = await client.chat.completions.stream(body as OpenAI.ChatCompletionStreamParams).finalChatCompletion();
+    assert.equal(final.choices.length, 2);
+    for (const choice of final.choices) {
+      assert.equal(choice.message.role, 'assistant');
+      assert.equal(choice.finish_reason, 'stop');
+      assert.ok((choice.message.content ?? '').length > 0);
+    }
+  });
+
   test('tool calls stream and assemble into valid JSON arguments', async () => {
     const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
     const runner = client.chat.completions.stream({ model: 'chat-model', messages: [{ role: 'user', content: 'Weather?' }], tools });

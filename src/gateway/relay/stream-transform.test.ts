@@ -27,8 +27,52 @@ function payloads(sse: string): unknown[] {
 
 test('passes an unchanged event through byte for byte', () => {
   const t = new StreamTransformer(ctx());
+  const first = chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]);
+  assert.equal(t.event(first), `data: ${first}\n\n`);
   const data = chunk([{ index: 0, delta: { content: 'hi' }, finish_reason: null }]);
   assert.equal(t.event(data), `data: ${data}\n\n`);
+});
+
+test("gives each choice's first delta the role when the upstream left it out, and only the first", () => {
+  const t = new StreamTransformer(ctx());
+  const first = payloads(t.event(chunk([{ index: 0, delta: { content: 'a' }, finish_reason: null }, { index: 1, delta: { role: 'assistant', content: 'b' }, finish_reason: null }])));
+  assert.deepEqual((first[0] as { choices: Array<{ delta: unknown }> }).choices.map((c) => c.delta), [{ content: 'a', role: 'assistant' }, { role: 'assistant', content: 'b' }]);
+  const later = chunk([{ index: 0, delta: { content: 'c' }, finish_reason: null }, { index: 2, delta: { content: 'd' }, finish_reason: null }]);
+  const out = payloads(t.event(later)) as Array<{ choices: Array<{ delta: { role?: string } }> }>;
+  assert.equal(out[0]!.choices[0]!.delta.role, undefined);
+  assert.equal(out[0]!.choices[1]!.delta.role, 'assistant', 'index 2 appears here for the first time');
+});
+
+test('a stream that reaches [DONE] without finishing a choice gets a finish chunk for it, before the usage chunk', () => {
+  const t = new StreamTransformer(ctx({ includeUsage: true }));
+  t.event(chunk([{ index: 0, delta: { role: 'assistant', content: 'a' }, finish_reason: null }, { index: 1, delta: { role: 'assistant', content: 'b' }, finish_reason: null }]));
+  t.event(chunk([{ index: 1, delta: {}, finish_reason: 'length' }]));
+  t.event(chunk([], { usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } }));
+  assert.equal(t.event('[DONE]'), '');
+  assert.ok(t.complete);
+  const tail = payloads(t.finish()) as Array<{ id: string; model: string; choices: unknown[]; usage: unknown }>;
+  assert.equal(tail.length, 3);
+  assert.deepEqual(tail[0]!.choices, [{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]);
+  assert.equal(tail[0]!.usage, null);
+  assert.equal(tail[0]!.id, 'c1');
+  assert.equal(tail[0]!.model, 'Public');
+  assert.deepEqual(tail[1]!.choices, []);
+  assert.equal(tail[2], '[DONE]');
+
+  const finished = new StreamTransformer(ctx());
+  finished.event(chunk([{ index: 0, delta: { role: 'assistant', content: 'a' }, finish_reason: 'stop' }]));
+  finished.event('[DONE]');
+  assert.equal(finished.finish(), SSE_DONE, 'nothing to repair');
+});
+
+test('completions streams get the finish repair in their own shape, and no role', () => {
+  const t = new StreamTransformer(ctx({ endpoint: 'completions', request: { model: 'Public', prompt: 'x' } }));
+  const data = JSON.stringify({ id: 'c1', object: 'text_completion', created: 1, model: 'Public', choices: [{ index: 0, text: 'a', logprobs: null, finish_reason: null }] });
+  assert.equal(t.event(data), `data: ${data}\n\n`);
+  t.event('[DONE]');
+  const tail = payloads(t.finish()) as Array<{ object: string; choices: unknown[] }>;
+  assert.deepEqual(tail[0], { id: 'c1', object: 'text_completion', created: 1, model: 'Public', choices: [{ index: 0, text: '', logprobs: null, finish_reason: 'stop' }] });
+  assert.equal(tail[1], '[DONE]');
 });
 
 test('rewrites the upstream model name to the public one', () => {

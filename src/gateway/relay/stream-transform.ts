@@ -14,8 +14,10 @@ export class StreamAbortedByUpstream extends GatewayError {}
  * Rewrites one upstream stream event at a time to the gateway's contract (api-contract §2.4):
  * the public model name; `reasoning_content` beside an upstream's `reasoning`; usage captured
  * from wherever the upstream put it and re-emitted as the single trailing chunk only when the
- * client asked; a finish chunk that also carries text split in two. Events that need no change
- * are passed through as received, without re-serialising.
+ * client asked; a finish chunk that also carries text split in two; and the two things the
+ * SDKs' stream helpers insist on, repaired when an upstream leaves them out: `role` in each
+ * choice's first delta, and a finish chunk for every choice before `[DONE]`. Events that need no
+ * change are passed through as received, without re-serialising.
  */
 export class StreamTransformer {
   readonly #ctx: ResponseContext;
@@ -27,6 +29,9 @@ export class StreamTransformer {
   /** Content events passed through unparsed: the token estimate if usage never comes. */
   #unparsedTextEvents = 0;
   #finished = false;
+  /** Choice indexes seen in parsed events, and those that got their finish_reason. */
+  readonly #started: number[] = [];
+  readonly #ended: number[] = [];
   readonly #shortcut: EventShortcut | undefined;
 
   constructor(ctx: ResponseContext) {
@@ -46,7 +51,8 @@ export class StreamTransformer {
       this.#finished = true;
       return '';
     }
-    if (this.#shortcut !== undefined && this.#envelope !== undefined) {
+    // Not before a first event with choices was parsed: its deltas may need their role.
+    if (this.#shortcut !== undefined && this.#started.length > 0) {
       const passed = this.#shortcut.passThrough(data);
       if (passed !== undefined) {
         this.#unparsedTextEvents++;
@@ -92,19 +98,40 @@ export class StreamTransformer {
   /** The tail of a complete stream: the usage chunk if the client asked, then `[DONE]`. */
   finish(): string {
     this.#ctx.usageHint.reportsStreamUsage = this.#usage !== undefined;
-    if (!this.#ctx.includeUsage) return SSE_DONE;
+    const repaired = this.#missingFinishes();
+    if (!this.#ctx.includeUsage) return repaired + SSE_DONE;
     const usage: JsonObject = this.#rawUsage ?? usageObject(this.usage());
     if (this.#ctx.costOf !== undefined) usage.cost = this.#ctx.costOf(this.usage());
+    return repaired + sseData(JSON.stringify(this.#chunkOf([], usage))) + SSE_DONE;
+  }
+
+  /** A chunk in this stream's envelope (its id, object and created; our model name). */
+  #chunkOf(choices: JsonObject[], usage: JsonObject | null | undefined): JsonObject {
     const envelope = this.#envelope ?? { id: undefined, object: undefined, created: Math.floor(Date.now() / 1000) };
-    const chunk = {
+    return {
       id: envelope.id,
       object: envelope.object ?? (this.#ctx.endpoint === 'chat' ? 'chat.completion.chunk' : 'text_completion'),
       created: envelope.created,
       model: this.#ctx.publicModel,
-      choices: [],
+      choices,
       usage,
     };
-    return sseData(JSON.stringify(chunk)) + SSE_DONE;
+  }
+
+  /**
+   * A finish chunk for each choice the upstream ended with `[DONE]` but never finished: the SDKs'
+   * stream helpers reject a choice without a finish_reason. `stop` is the only reason it could be.
+   */
+  #missingFinishes(): string {
+    let out = '';
+    for (const index of this.#started) {
+      if (this.#ended.includes(index)) continue;
+      const choice: JsonObject = this.#ctx.endpoint === 'chat'
+        ? { index, delta: {}, logprobs: null, finish_reason: 'stop' }
+        : { index, text: '', logprobs: null, finish_reason: 'stop' };
+      out += sseData(JSON.stringify(this.#chunkOf([choice], this.#ctx.includeUsage ? null : undefined)));
+    }
+    return out;
   }
 
   /** Usage as reported by the upstream, or counted from what was streamed so far. */
@@ -128,13 +155,23 @@ export class StreamTransformer {
   #inspectChoices(choices: JsonObject[]): boolean {
     let dirty = false;
     for (const choice of choices) {
-      if (choice.finish_reason != null) this.#finished = true;
+      const index = typeof choice.index === 'number' ? choice.index : 0;
+      const first = !this.#started.includes(index);
+      if (first) this.#started.push(index);
+      if (choice.finish_reason != null) {
+        this.#finished = true;
+        this.#ended.push(index);
+      }
       if (typeof choice.text === 'string') {
         this.#texts.push(choice.text);
         continue;
       }
       const delta = choice.delta as JsonObject | undefined;
       if (delta == null) continue;
+      if (first && delta.role == null) {
+        delta.role = 'assistant';
+        dirty = true;
+      }
       if (typeof delta.reasoning === 'string' && delta.reasoning_content == null) {
         delta.reasoning_content = delta.reasoning;
         dirty = true;

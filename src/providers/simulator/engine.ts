@@ -170,7 +170,7 @@ export class SimulatorEngine {
 
   /** Streaming: headers now, tokens as they are "generated"; the slot is held until the end. */
   #stream(job: Job, faults: SimFaults, pacing: Pacing, life: RequestLife, signal: AbortSignal, requestId: string | undefined): SimResponse {
-    const run = { choices: job.choices, format: job.format(), pacing, dropAfterTokens: faults.drop_after_tokens, finishWithContent: faults.finish_with_content === true };
+    const run = { choices: job.choices, format: job.format(), pacing, dropAfterTokens: faults.drop_after_tokens, finishWithContent: faults.finish_with_content === true, bare: faults.bare_stream === true };
     let sent = 0;
     const body = producerReadable(async (push, streamSignal) => {
       await this.#gate.acquire(streamSignal);

@@ -27,6 +27,8 @@ export interface SimFaults {
   readonly omit_usage?: boolean;
   /** Put the last token in the finish chunk, as vLLM does. */
   readonly finish_with_content?: boolean;
+  /** Streams: only the token deltas, no role chunk and no finish chunk (then usage and [DONE]). */
+  readonly bare_stream?: boolean;
   readonly reasoning_field?: ReasoningField;
 }
 
@@ -49,6 +51,7 @@ const FAULT_FIELDS = {
   output_tokens: nonNegativeInteger,
   omit_usage: boolean,
   finish_with_content: boolean,
+  bare_stream: boolean,
   reasoning_field: oneOf(REASONING_FIELDS),
 } as const;
 

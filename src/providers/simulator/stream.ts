@@ -30,6 +30,8 @@ export interface StreamRun {
   /** Cut the connection after this many tokens (before [DONE] when the answer is shorter). */
   readonly dropAfterTokens: number | undefined;
   readonly finishWithContent: boolean;
+  /** Only the token deltas: no role chunk, no finish chunk (platforms that skip both). */
+  readonly bare: boolean;
 }
 
 /** Without pacing, tokens go out in batches of this many steps, then the loop lets others run. */
@@ -80,6 +82,7 @@ export async function writeStream(run: StreamRun, push: Push, signal: AbortSigna
   let sent = 0;
   if (pacing.ttftMs > 0) await sleep(pacing.ttftMs, undefined, { signal });
   for (const choice of choices) {
+    if (run.bare) continue;
     batch.add(format.open(choice));
     if (choice.steps.length === 0) batch.add(format.finish(choice));
   }
@@ -94,10 +97,10 @@ export async function writeStream(run: StreamRun, push: Push, signal: AbortSigna
       if (k >= choice.steps.length) continue;
       if (sent === run.dropAfterTokens) return drop(batch, sent);
       const last = k === choice.steps.length - 1;
-      batch.add(format.token(choice, k, last && run.finishWithContent));
+      batch.add(format.token(choice, k, last && run.finishWithContent && !run.bare));
       sent++;
       onToken();
-      if (last && !run.finishWithContent) batch.add(format.finish(choice));
+      if (last && !run.finishWithContent && !run.bare) batch.add(format.finish(choice));
     }
     if ((k + 1) % BATCH_STEPS === 0) {
       await batch.flush();
