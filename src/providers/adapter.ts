@@ -66,6 +66,9 @@ export interface PushedBody {
 /** The most a gateway buffers of one upstream answer. */
 export const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 
+/** An error answer (status ≥ 300) is read for its message only; adapters stop collecting beyond this. */
+export const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
 /**
  * One upstream family. Small on purpose: the relay owns everything that is the same for all
  * providers (validation, SSE handling, usage, errors); an adapter only moves a request there and

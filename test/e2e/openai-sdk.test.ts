@@ -129,7 +129,7 @@ describe('chat completions', () => {
   test('the stream helper also assembles a stream whose upstream sent no role and no finish chunk', async () => {
     const body = { model: 'chat-model', messages: [{ role: 'user' as const, content: 'Hi' }], n: 2, sim: { bare_stream: true, output_tokens: 5 } };
     // Without the gateway's repair the helper throws "missing role for choice 0" / "missing finish_reason".
-    const final = await client.chat.completions.stream(body as OpenAI.ChatCompletionStreamParams).finalChatCompletion();
+    const final = await client.chat.completions.stream(body as Parameters<typeof client.chat.completions.stream>[0]).finalChatCompletion();
     assert.equal(final.choices.length, 2);
     for (const choice of final.choices) {
       assert.equal(choice.message.role, 'assistant');

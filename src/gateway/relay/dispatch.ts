@@ -18,10 +18,23 @@ export async function dispatch(deployment: Deployment, request: UpstreamRequest)
 // Connect timeouts are the pool's; every later phase is timed by the call's own timers (gatewayTimeout).
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
 
+/**
+ * The client went away and its call was aborted: nothing the upstream did wrong, so routing must
+ * not count it against the deployment. Nobody reads the answer; 499 (nginx's "client closed
+ * request") is what the usage record and the log show.
+ */
+export class ClientGone extends GatewayError {
+  constructor(cause: unknown) {
+    super('invalid_request', 'The client closed the connection before the answer.', { status: 499, cause });
+    this.name = 'ClientGone';
+  }
+}
+
 export function transportError(err: unknown, signal: AbortSignal, provider: string): GatewayError {
   if (err instanceof GatewayError) return err;
   const timeout = gatewayTimeout(signal, provider);
   if (timeout !== undefined) return timeout;
+  if (signal.aborted) return new ClientGone(err);
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && TIMEOUT_CODES.has(code)) {
     return new UpstreamError('upstream_timeout', `The upstream provider '${provider}' timed out.`, { cause: err });

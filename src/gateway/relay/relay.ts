@@ -6,7 +6,7 @@ import type { JsonObject } from '../../protocol/validate/validate.ts';
 import { SSE_HEADERS } from '../../protocol/sse/writer.ts';
 import type { Deployment } from '../routing/catalog.ts';
 import { CallTimers } from '../routing/timeouts.ts';
-import { dispatch, gatewayTimeout } from './dispatch.ts';
+import { ClientGone, dispatch, gatewayTimeout } from './dispatch.ts';
 import { normalizeResponse } from './normalize.ts';
 import { pumpStream, type StreamEnd } from './pump.ts';
 import { pushedBody, readBody } from './read-body.ts';
@@ -97,6 +97,8 @@ export async function relay(call: RelayCall, hooks: RelayHooks): Promise<RelayRe
   call.res.on('close', onClose);
   const timers = new CallTimers(abort, deployment.timeouts, call.budgetMs);
   try {
+    // The client may have left while its hold was placed: that 'close' has fired already.
+    if (call.res.destroyed) throw new ClientGone(undefined);
     const upstream = await dispatch(deployment, {
       endpoint,
       body,

@@ -1,9 +1,8 @@
-import type { UpstreamResponse } from '../../providers/adapter.ts';
+import { MAX_ERROR_BODY_BYTES, type UpstreamResponse } from '../../providers/adapter.ts';
 import { codeForStatus } from '../../errors/catalog.ts';
 import { UpstreamError } from '../../errors/gateway-error.ts';
 import { readBody } from './read-body.ts';
 
-const ERROR_BODY_LIMIT = 64 * 1024;
 
 /**
  * Turns an upstream's non-2xx answer into our error: OpenAI's nested shape, vLLM's integer codes,
@@ -14,7 +13,7 @@ const ERROR_BODY_LIMIT = 64 * 1024;
 export async function readUpstreamError(status: number, headers: Readonly<Record<string, unknown>>, body: UpstreamResponse['body'], provider: string): Promise<UpstreamError> {
   let text = '';
   try {
-    text = (await readBody(body, ERROR_BODY_LIMIT)).toString('utf8');
+    text = (await readBody(body, MAX_ERROR_BODY_BYTES)).toString('utf8');
   } catch {
     // An oversized or broken error body still yields an error with the upstream's status.
   }
@@ -42,7 +41,7 @@ export function errorInAnswer(doc: Readonly<Record<string, unknown>>, provider: 
 export async function readJsonInsteadOfStream(body: UpstreamResponse['body'], provider: string): Promise<UpstreamError> {
   let doc: unknown;
   try {
-    doc = JSON.parse((await readBody(body, ERROR_BODY_LIMIT)).toString('utf8'));
+    doc = JSON.parse((await readBody(body, MAX_ERROR_BODY_BYTES)).toString('utf8'));
   } catch {
     doc = undefined;
   }

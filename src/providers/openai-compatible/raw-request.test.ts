@@ -13,10 +13,14 @@ const answers: Record<string, { status: number; parts: string[]; holdOpen?: bool
   '/parts': { status: 200, parts: ['data: 1\n\n', 'data: 2\n\n', 'data: 3\n\n'] },
   '/error': { status: 503, parts: ['{"error":{"message":"overloaded"}}'] },
   '/stall': { status: 200, parts: ['data: 1\n\n'], holdOpen: true },
+  '/huge-error': { status: 500, parts: ['x'.repeat(40_000), 'x'.repeat(40_000)] },
 };
+/** Requests the server received, per path. */
+const requestsSeen: Record<string, number> = {};
 
 before(async () => {
   server = createServer((req, res) => {
+    requestsSeen[req.url!] = (requestsSeen[req.url!] ?? 0) + 1;
     const answer = answers[req.url!]!;
     res.writeHead(answer.status, { 'content-type': 'text/plain' });
     let i = 0;
@@ -78,4 +82,34 @@ test('the abort signal ends a body mid-way with its reason, and destroy() stops 
   (stalled.body as PushedBody).destroy();
   await new Promise((r) => setTimeout(r, 30));
   assert.equal(ended, false, 'nothing is delivered after destroy');
+});
+
+test('a call waiting in the pool for a connection fails at once when aborted, and is never sent', async () => {
+  const narrow = new Pool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { connections: 1 });
+  try {
+    const partsBefore = requestsSeen['/parts'] ?? 0;
+    const first = requestRaw(narrow, { method: 'GET', path: '/stall' }, new AbortController().signal, true); // holds the only connection
+    const abort = new AbortController();
+    const queued = requestRaw(narrow, { method: 'GET', path: '/parts' }, abort.signal, false);
+    setTimeout(() => abort.abort(new Error('client went away')), 20);
+    // The first call never ends by itself: without the fix the queued one would wait behind it.
+    const stillQueued = new Promise<string>((resolve) => setTimeout(() => resolve('still queued after 2 s'), 2000).unref());
+    const outcome = await Promise.race([queued.then(() => 'answered', (err: Error) => `failed: ${err.message}`), stillQueued]);
+    assert.equal(outcome, 'failed: client went away');
+    ((await first).body as PushedBody).destroy(); // the connection frees; the cancelled call must not go out
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(requestsSeen['/parts'] ?? 0, partsBefore);
+
+    const already = new AbortController();
+    already.abort(new Error('gone before dispatch'));
+    await assert.rejects(requestRaw(narrow, { method: 'GET', path: '/parts' }, already.signal, false), /gone before dispatch/);
+  } finally {
+    await narrow.destroy();
+  }
+});
+
+test('an error answer is collected only up to the error body limit', async () => {
+  const res = await get('/huge-error', false);
+  assert.equal(res.status, 500);
+  await assert.rejects((res.body as WholeBody).whole, /larger than 65536 bytes/);
 });

@@ -1,15 +1,18 @@
 import type { Dispatcher, Pool } from 'undici';
-import { MAX_RESPONSE_BYTES, type BodySink, type PushedBody, type UpstreamResponse, type WholeBody } from '../adapter.ts';
+import { MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BYTES, type BodySink, type PushedBody, type UpstreamResponse, type WholeBody } from '../adapter.ts';
 
 /**
  * One upstream call on undici's raw handler API instead of `request()`: no Readable, no async
  * iteration, no promise per chunk. The head resolves when the headers arrive. The body is
  * collected whole (`WholeBody`) when the caller will only use it whole — non-streamed answers,
  * and error answers of streams — or handed on chunk by chunk (`PushedBody`). The abort signal
- * (client gone, a gateway timer) stops the call at any point; the body then fails with the
- * signal's reason, as a destroyed stream would.
+ * (client gone, a gateway timer) stops the call at any point — also while it waits in the
+ * pool's queue for a connection, when undici has not started it yet: the head then fails at
+ * once and the call is cancelled when undici gets to it. The body fails with the signal's
+ * reason, as a destroyed stream would.
  */
 export function requestRaw(pool: Pool, options: Dispatcher.DispatchOptions, signal: AbortSignal, stream: boolean): Promise<UpstreamResponse> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
   return new Promise((resolveHead, rejectHead) => {
     const call = new RawCall(signal, stream, resolveHead, rejectHead);
     try {
@@ -30,24 +33,30 @@ class RawCall implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | undefined;
   /** Set once the head resolved: where the body goes. */
   #body: WholeCollector | PushedStream | undefined;
-  readonly #onAbort = (): void => this.#controller?.abort(this.#signal.reason as Error);
+  readonly #onAbort = (): void => {
+    const reason = this.#signal.reason as Error;
+    if (this.#controller !== undefined) this.#controller.abort(reason);
+    else this.#rejectHead(reason); // still queued: undici starts it later, onRequestStart cancels it
+  };
 
   constructor(signal: AbortSignal, stream: boolean, resolveHead: Head, rejectHead: (err: unknown) => void) {
     this.#signal = signal;
     this.#stream = stream;
     this.#resolveHead = resolveHead;
     this.#rejectHead = rejectHead;
+    signal.addEventListener('abort', this.#onAbort, { once: true });
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
     if (this.#signal.aborted) controller.abort(this.#signal.reason as Error);
-    else this.#signal.addEventListener('abort', this.#onAbort, { once: true });
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
     // Both are the body kinds of adapter.ts as they are: a WholeCollector is a WholeBody, a PushedStream a PushedBody.
-    this.#body = this.#stream && status < 300 ? new PushedStream(controller) : new WholeCollector(controller);
+    this.#body = this.#stream && status < 300
+      ? new PushedStream(controller)
+      : new WholeCollector(controller, status < 300 ? MAX_RESPONSE_BYTES : MAX_ERROR_BODY_BYTES);
     this.#resolveHead({ status, headers, body: this.#body });
   }
 
@@ -67,17 +76,19 @@ class RawCall implements Dispatcher.DispatchHandler {
   }
 }
 
-/** Chunks collected to the end, refusing more than MAX_RESPONSE_BYTES. */
+/** Chunks collected to the end, refusing more than `limit` bytes. */
 class WholeCollector implements WholeBody {
   readonly whole: Promise<Buffer>;
   readonly #controller: Dispatcher.DispatchController;
+  readonly #limit: number;
   readonly #chunks: Buffer[] = [];
   #size = 0;
   #resolve!: (body: Buffer) => void;
   #reject!: (err: unknown) => void;
 
-  constructor(controller: Dispatcher.DispatchController) {
+  constructor(controller: Dispatcher.DispatchController, limit: number) {
     this.#controller = controller;
+    this.#limit = limit;
     this.whole = new Promise<Buffer>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -88,7 +99,7 @@ class WholeCollector implements WholeBody {
 
   data(chunk: Buffer): void {
     this.#size += chunk.length;
-    if (this.#size > MAX_RESPONSE_BYTES) this.#controller.abort(new RangeError(`upstream body larger than ${MAX_RESPONSE_BYTES} bytes`));
+    if (this.#size > this.#limit) this.#controller.abort(new RangeError(`upstream body larger than ${this.#limit} bytes`));
     else this.#chunks.push(chunk);
   }
 
