@@ -89,3 +89,35 @@ test('the admin key is recognised by its hash', () => {
   const p = dir.authenticate('root');
   assert.ok(!(p instanceof Promise) && p.role === 'admin');
 });
+
+test('a refresh that fails is retried from the same point: a revocation made meanwhile is not skipped', async () => {
+  let now = 10_000;
+  const rows = [row('k')];
+  let failNext = false;
+  const src: KeySource = {
+    async findByHash(hash: string) {
+      return rows.find((r) => r.keyHash === hash);
+    },
+    async listActive() {
+      return rows.filter((r) => r.revokedAt === null);
+    },
+    async changedSince(since: number) {
+      if (failNext) {
+        failNext = false;
+        throw new Error('store briefly unreachable');
+      }
+      return rows.filter((r) => r.updatedAt >= since);
+    },
+  };
+  const accounts = { changedSince: async () => [] };
+  const dir = new KeyDirectory(src, PLANS, undefined, () => now);
+  await dir.warm();
+  assert.equal(code(() => dir.authenticate('k')), undefined);
+  rows[0] = { ...row('k', { revokedAt: 10_500 }), updatedAt: 10_500 }; // another process revokes it
+  now = 12_000;
+  failNext = true;
+  await assert.rejects(dir.refresh(accounts), /briefly unreachable/);
+  now = 20_000; // long past the overlap window of the failed attempt
+  await dir.refresh(accounts);
+  assert.equal(code(() => dir.authenticate('k')), 'invalid_token');
+});

@@ -71,10 +71,15 @@ export class KeyDirectory implements Authenticator {
    */
   async refresh(accounts: AccountSource): Promise<void> {
     // Overlap the window a little: a write committed while the previous refresh ran is not lost.
+    // The mark moves only once both reads succeeded: a refresh that fails (the store briefly
+    // unreachable) is retried from the same point, so a revocation is never skipped.
     const since = this.#refreshedAt - REFRESH_OVERLAP_MS;
-    this.#refreshedAt = this.#now();
-    for (const row of await this.#source.changedSince(since)) this.upsertKey(row);
-    for (const account of await accounts.changedSince(since)) this.updateAccount(account);
+    const startedAt = this.#now();
+    const keys = await this.#source.changedSince(since);
+    const changedAccounts = await accounts.changedSince(since);
+    for (const row of keys) this.upsertKey(row);
+    for (const account of changedAccounts) this.updateAccount(account);
+    this.#refreshedAt = startedAt;
   }
 
   authenticate(secret: string): Principal | Promise<Principal> {

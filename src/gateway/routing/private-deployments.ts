@@ -95,11 +95,12 @@ export class PrivateDeployments {
     this.#refreshing = true;
     try {
       const since = this.#refreshedAt - REFRESH_OVERLAP_MS;
-      this.#refreshedAt = this.#now();
+      const startedAt = this.#now();
       for (const row of await this.#d.repo.changedSince(since)) {
         if (row.deletedAt !== null) this.#remove(row.id);
         else if (!this.#loaded.has(row.id) && !this.#unloadable.has(row.id) && !this.#deleted.has(row.id)) this.#tryAdd(row);
       }
+      this.#refreshedAt = startedAt; // only after the read succeeded: a failed refresh retries from the same point
     } finally {
       this.#refreshing = false;
     }
