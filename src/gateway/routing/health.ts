@@ -94,6 +94,16 @@ export class DeploymentHealth {
     if (this.#state === 'half_open') this.#trialInFlight = true;
   }
 
+  /**
+   * An attempt ended. If it was the half-open trial and its outcome said nothing about the
+   * deployment — the client left, the request was the client's fault, its hold was refused —
+   * the trial is free again, so the next request becomes it; otherwise the deployment would
+   * wait for a trial that never reports, out of service for good.
+   */
+  attemptEnded(): void {
+    if (this.#state === 'half_open') this.#trialInFlight = false;
+  }
+
   /** Milliseconds until the cooldown ends (0 when not cooling down). */
   retryAfterMs(now: number): number {
     return this.#state === 'cooling_down' ? Math.max(0, this.#cooldownUntil - now) : 0;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createSimulatorAdapter } from '../../providers/simulator/adapter.ts';
 import { parseSimulatorOptions } from '../../providers/simulator/options.ts';
 import type { Deployment, DeploymentSpec, ModelEntry } from './catalog.ts';
+import { DEFAULT_HEALTH_POLICY } from './health.ts';
 import { testDeployment } from './testing.ts';
 import { Router, type Route } from './router.ts';
 
@@ -84,4 +85,20 @@ test('private deployments answer only their owner; others see model_not_found', 
   assert.throws(() => router.resolve({ ...request, deploymentId: 'mif-0123456789abcdef', accountId: 'acct_2' }), { code: 'model_not_found' });
   assert.equal(router.removePrivate('n'), undefined, 'config deployments cannot be removed');
   assert.equal(router.removePrivate('mif-0123456789abcdef'), mine);
+});
+
+test('a half-open trial that ends saying nothing (client gone, no balance, a 4xx) frees the trial for the next request', async () => {
+  const only = deployment('only', { policy: { ...DEFAULT_HEALTH_POLICY, cooldownMs: 1, maxCooldownMs: 1 } });
+  const router = routerOf([only]);
+  const route = router.resolve(request);
+  for (let i = 0; i < DEFAULT_HEALTH_POLICY.failureThreshold; i++) only.health.failed('transient', 'x', Date.now());
+  assert.equal(only.health.state, 'cooling_down');
+  await new Promise((r) => setTimeout(r, 5));
+  const trial = router.pick(route, none)!;
+  assert.equal(only.health.state, 'half_open');
+  assert.throws(() => router.pick(route, none), 'one trial at a time');
+  router.release(trial); // e.g. its hold was refused: neither success nor failure was recorded
+  const next = router.pick(route, none);
+  assert.equal(next?.id, 'only', 'the next request is the trial; the deployment is not stuck out of service');
+  router.release(next!);
 });

@@ -161,8 +161,10 @@ export class Router {
     throw unavailable(route, matched, full);
   }
 
+  /** The attempt is over, whatever its outcome (recorded on the deployment's health before this). */
   release(deployment: Deployment): void {
     deployment.inFlight--;
+    deployment.health.attemptEnded();
   }
 }
 
