@@ -45,6 +45,7 @@ before(async () => {
       limited: { deployments: [{ provider: 'a' }, { provider: 'b' }] },
       tight: { deployments: [{ provider: 'tight' }] },
       bounded: { deployments: [{ provider: 'a', timeouts: { total_ms: 400 } }] },
+      千问: { deployments: [{ provider: 'a' }] },
     },
   };
   gw = await startGateway({ config });
@@ -114,6 +115,16 @@ describe('routes', () => {
     assert.deepEqual([end[0] - mid[0], end[1] - mid[1], end[2] - mid[2]], [0, 0, 2]);
     assert.equal((await post('/maas/deployment/no-such-thing/chat/completions', ask('mx'))).status, 404);
   });
+});
+
+test('a model named outside ASCII answers, plain and streamed; its deployment header is percent-encoded', async () => {
+  const { data, response } = await client.chat.completions.create({ model: '千问', messages: [{ role: 'user', content: '你好' }], max_tokens: 4 }).withResponse();
+  assert.equal(data.model, '千问');
+  assert.equal(response.headers.get('x-maas-deployment'), encodeURIComponent('千问#0'));
+  const stream = await client.chat.completions.create({ model: '千问', messages: [{ role: 'user', content: '你好' }], max_tokens: 4, stream: true });
+  let text = '';
+  for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+  assert.ok(text.length > 0);
 });
 
 describe('balancing', () => {

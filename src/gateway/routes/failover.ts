@@ -81,7 +81,7 @@ export async function relayWithFailover(deps: AttemptDeps, call: AttemptRequest)
 
 async function attemptOnce(deps: AttemptDeps, call: AttemptRequest, deployment: Deployment, attempt: number, budgetMs: number): Promise<RelayResult> {
   const { request, reply } = call;
-  reply.header('x-maas-deployment', deployment.id);
+  reply.header('x-maas-deployment', deployment.headerId);
   const session = deps.billing === undefined ? undefined : await BillingSession.open(deps.billing, {
     requestId: attempt === 1 ? call.billingId : `${call.billingId}-${attempt}`,
     accountId: call.accountId,

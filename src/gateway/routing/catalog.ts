@@ -21,6 +21,8 @@ export interface EngineLoad {
 export interface Deployment {
   /** `Model#index` for the platform's deployments, `mif-…` for an account's private one. */
   readonly id: string;
+  /** The id as the `x-maas-deployment` header carries it: percent-encoded when it is not printable ASCII. */
+  readonly headerId: string;
   readonly model: string;
   /** The account a private deployment belongs to; null for the platform's. */
   readonly owner: string | null;
@@ -116,6 +118,7 @@ export type DeploymentSpec = Pick<
 export function createDeployment(spec: DeploymentSpec): Deployment {
   return {
     id: spec.id,
+    headerId: headerSafe(spec.id),
     model: spec.model,
     owner: spec.owner,
     provider: spec.provider,
@@ -135,6 +138,11 @@ export function createDeployment(spec: DeploymentSpec): Deployment {
     reportsStreamUsage: false,
     jsonShortcut: new JsonShortcut(spec.model, spec.upstreamModel),
   };
+}
+
+/** Header values are bytes: a model named `千问` would make Node refuse the whole response. */
+function headerSafe(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
 }
 
 /** Engines known to publish vLLM/SGLang metrics at `/metrics` beside their `/v1` API. */
