@@ -165,6 +165,31 @@ describe('per-request billing', () => {
     assert.equal(free.headers.get('x-maas-cost'), '0');
   });
 
+  test('the hold covers what a request can cost: a chunked body, a completions batch, no max_tokens (capped upstream)', async () => {
+    const { id, key } = await account('0.01');
+    const before = (await sim.stats()).requests_total;
+    // 30 KB of prompt sent chunked (no Content-Length): ~10,000 tokens at 0.004/1K is more than the balance.
+    const big = JSON.stringify({ model: 'megrez', messages: [{ role: 'user', content: 'word '.repeat(6_000) }], max_tokens: 1 });
+    const chunked = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode(big)), c.close()) }),
+      duplex: 'half',
+    } as RequestInit);
+    assert.equal(chunked.status, 403, await chunked.text());
+    // 50 prompts × 10 tokens each at 0.016/1K output: 0.008 yuan of output alone, on top of the prompts.
+    const batch = await call('POST', '/v1/completions', key, { model: 'megrez', prompt: Array.from({ length: 50 }, (_, i) => `prompt ${i} ${'x'.repeat(80)}`), max_tokens: 10 }, { 'x-ai-provider': 'sim' });
+    assert.equal(batch.status, 403, JSON.stringify(batch.json));
+    assert.equal((await sim.stats()).requests_total, before, 'neither reached the upstream');
+    assert.equal(await balanceOf(id), '0.01');
+    // No max_tokens: held at the default cap of 2048 tokens, and the upstream is told that cap.
+    const { key: rich } = await account('10');
+    const uncapped = await call('POST', '/v1/chat/completions', rich, { model: 'megrez', messages: [{ role: 'user', content: 'no cap' }] }, { 'x-ai-provider': 'sim' });
+    assert.equal(uncapped.status, 200);
+    const seen = (await sim.requests()).at(-1)!.body as Json;
+    assert.equal(seen.max_tokens, 2048);
+  });
+
   test('concurrent requests are held together: no overdraft by racing', async () => {
     // Each request may cost up to 10 + 100 tokens-worth; the balance covers exactly 4 holds.
     const hold = expectedCost(0, 100, '0.004', '0.016');

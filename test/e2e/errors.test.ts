@@ -98,6 +98,7 @@ describe('validation', () => {
     expectError(await post('/v1/chat/completions', chat({ messages: [] })), 400, 'invalid_request', 'messages');
     expectError(await post('/v1/chat/completions', chat({ temperature: 3 })), 400, 'invalid_request', 'temperature');
     expectError(await post('/v1/chat/completions', chat({ temperature: 'warm' })), 400, 'invalid_request', 'temperature');
+    expectError(await post('/v1/chat/completions', chat({ max_tokens: 1e300, n: 2 })), 400, 'invalid_request', 'max_tokens');
     expectError(await post('/v1/chat/completions', chat({ max_tokens: 0 })), 400, 'invalid_request', 'max_tokens');
     expectError(await post('/v1/chat/completions', chat({ n: 0 })), 400, 'invalid_request', 'n');
     expectError(await post('/v1/chat/completions', chat({ stream_options: { include_usage: true } })), 400, 'invalid_request', 'stream_options');

@@ -3,6 +3,7 @@ import { rateLimitHeaders } from '../../limits/headers.ts';
 import type { Admitted, Limiter, Rejected } from '../../limits/limiter.ts';
 import { estimateTokensFromBytes } from '../../protocol/tokens.ts';
 import type { JsonObject } from '../../protocol/validate/validate.ts';
+import type { Endpoint } from '../../providers/adapter.ts';
 import type { Principal } from './principal.ts';
 
 /** Gitee AI's documented default for `max_tokens` when a request names none. */
@@ -10,18 +11,55 @@ const DEFAULT_OUTPUT_CAP = 2048;
 
 /**
  * What a request may cost in tokens, known before it runs: the prompt estimated from its size
- * (no tokenizer on the hot path) plus the most it may generate.
+ * (no tokenizer on the hot path; token ids are counted, they are shorter than three bytes) plus
+ * the most it may generate.
  */
-export function estimateRequestTokens(body: JsonObject, bodyBytes: number, modelCap: number | undefined): number {
-  return estimateTokensFromBytes(bodyBytes) + maxOutputTokens(body, modelCap);
+export function estimateRequestTokens(endpoint: Endpoint, body: JsonObject, bodyBytes: number, modelCap: number | undefined): number {
+  return estimatePromptTokens(endpoint, body, bodyBytes) + maxOutputTokens(endpoint, body, modelCap);
 }
 
-/** The most a request may generate: its cap (or the model's, or the default) times `n`. */
-export function maxOutputTokens(body: JsonObject, modelCap: number | undefined): number {
+export function estimatePromptTokens(endpoint: Endpoint, body: JsonObject, bodyBytes: number): number {
+  const fromBytes = estimateTokensFromBytes(bodyBytes);
+  const prompt = endpoint === 'completions' ? body.prompt : endpoint === 'embeddings' ? body.input : undefined;
+  return Array.isArray(prompt) ? Math.max(fromBytes, tokenIdsIn(prompt)) : fromBytes;
+}
+
+/**
+ * The most a request may generate: its cap per choice (or the model's, or the default) times
+ * the choices generated — `n` (or `best_of`, which is generated and billed too) for each prompt
+ * of a completions batch. Embeddings generate nothing.
+ */
+export function maxOutputTokens(endpoint: Endpoint, body: JsonObject, modelCap: number | undefined): number {
+  if (endpoint === 'embeddings') return 0;
   const asked = body.max_completion_tokens ?? body.max_tokens;
-  const output = typeof asked === 'number' ? asked : (modelCap ?? DEFAULT_OUTPUT_CAP);
+  const perChoice = typeof asked === 'number' ? asked : (modelCap ?? DEFAULT_OUTPUT_CAP);
   const n = typeof body.n === 'number' ? body.n : 1;
-  return output * n;
+  const bestOf = typeof body.best_of === 'number' ? body.best_of : 0;
+  return perChoice * Math.max(n, bestOf) * (endpoint === 'completions' ? promptCount(body.prompt) : 1);
+}
+
+/**
+ * A request that names no output cap gets the one its hold assumed, so the hold stays the most
+ * the request can cost (Gitee AI applies the same default itself).
+ */
+export function capOutput(endpoint: Endpoint, body: JsonObject, modelCap: number | undefined): void {
+  if (endpoint === 'embeddings' || typeof body.max_tokens === 'number' || typeof body.max_completion_tokens === 'number') return;
+  body.max_tokens = modelCap ?? DEFAULT_OUTPUT_CAP;
+}
+
+/** Completions `prompt`: a string or one token-id array is one prompt; an array of them is a batch. */
+function promptCount(prompt: unknown): number {
+  if (!Array.isArray(prompt) || prompt.length === 0 || typeof prompt[0] === 'number') return 1;
+  return prompt.length;
+}
+
+function tokenIdsIn(prompt: readonly unknown[]): number {
+  let ids = 0;
+  for (const item of prompt) {
+    if (typeof item === 'number') ids++;
+    else if (Array.isArray(item)) ids += item.length;
+  }
+  return ids;
 }
 
 /** Runs the key's limits; a rejection becomes the 429 the SDKs know how to back off from. */

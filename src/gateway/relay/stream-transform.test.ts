@@ -43,6 +43,15 @@ test("gives each choice's first delta the role when the upstream left it out, an
   assert.equal(out[0]!.choices[1]!.delta.role, 'assistant', 'index 2 appears here for the first time');
 });
 
+test('with n > 1, events go unparsed only once every choice has been seen (and given its role)', () => {
+  const t = new StreamTransformer(ctx({ usageHint: { reportsStreamUsage: true }, request: { model: 'Public', messages: [], n: 2 } }));
+  t.event(chunk([{ index: 0, delta: { content: 'a' }, finish_reason: null }]));
+  const second = payloads(t.event(chunk([{ index: 1, delta: { content: 'b' }, finish_reason: null }]))) as Array<{ choices: Array<{ delta: { role?: string } }> }>;
+  assert.equal(second[0]!.choices[0]!.delta.role, 'assistant');
+  const later = chunk([{ index: 1, delta: { content: 'c' }, finish_reason: null }]);
+  assert.equal(t.event(later), `data: ${later}\n\n`, 'now the shortcut may pass it as is');
+});
+
 test('a stream that reaches [DONE] without finishing a choice gets a finish chunk for it, before the usage chunk', () => {
   const t = new StreamTransformer(ctx({ includeUsage: true }));
   t.event(chunk([{ index: 0, delta: { role: 'assistant', content: 'a' }, finish_reason: null }, { index: 1, delta: { role: 'assistant', content: 'b' }, finish_reason: null }]));

@@ -33,9 +33,12 @@ export class StreamTransformer {
   readonly #started: number[] = [];
   readonly #ended: number[] = [];
   readonly #shortcut: EventShortcut | undefined;
+  /** Chat: the choices whose first delta must be seen (parsed) before events may go unparsed. */
+  readonly #choices: number;
 
   constructor(ctx: ResponseContext) {
     this.#ctx = ctx;
+    this.#choices = ctx.endpoint === 'chat' && typeof ctx.request.n === 'number' ? ctx.request.n : 1;
     // Only when the upstream is known to report usage may text go by uncounted.
     this.#shortcut = ctx.usageHint.reportsStreamUsage ? new EventShortcut(ctx.publicModel, ctx.upstreamModel, ctx.includeUsage) : undefined;
   }
@@ -51,8 +54,8 @@ export class StreamTransformer {
       this.#finished = true;
       return '';
     }
-    // Not before a first event with choices was parsed: its deltas may need their role.
-    if (this.#shortcut !== undefined && this.#started.length > 0) {
+    // Not before every choice's first event was parsed: its delta may need its role.
+    if (this.#shortcut !== undefined && this.#started.length >= this.#choices) {
       const passed = this.#shortcut.passThrough(data);
       if (passed !== undefined) {
         this.#unparsedTextEvents++;

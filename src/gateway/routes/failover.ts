@@ -4,7 +4,6 @@ import type { UsageStatus } from '../../billing/types.ts';
 import { GatewayError, UpstreamError } from '../../errors/gateway-error.ts';
 import { toGatewayError } from '../../errors/to-openai.ts';
 import type { Logger } from '../../observability/logger.ts';
-import { estimateTokensFromBytes } from '../../protocol/tokens.ts';
 import type { JsonObject } from '../../protocol/validate/validate.ts';
 import { relay, type ClientWishes, type RelayResult } from '../relay/relay.ts';
 import type { Deployment } from '../routing/catalog.ts';
@@ -31,7 +30,8 @@ export interface AttemptRequest {
   readonly keyId: string;
   /** The request's id in the billing records (request-id.ts: never one a client chose). */
   readonly billingId: string;
-  readonly bodyBytes: number;
+  /** The prompt's size in tokens, estimated before dispatch (the hold's input part). */
+  readonly estimatedPromptTokens: number;
   readonly maxOutputTokens: number;
   /** Client headers meant for the upstream. */
   readonly forwardHeaders: Readonly<Record<string, string>> | undefined;
@@ -87,7 +87,7 @@ async function attemptOnce(deps: AttemptDeps, call: AttemptRequest, deployment: 
     accountId: call.accountId,
     keyId: call.keyId,
     deployment,
-    estimatedPromptTokens: estimateTokensFromBytes(call.bodyBytes),
+    estimatedPromptTokens: call.estimatedPromptTokens,
     maxOutputTokens: call.maxOutputTokens,
   });
   let result: RelayResult;

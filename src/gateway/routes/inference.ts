@@ -5,7 +5,7 @@ import type { Limiter } from '../../limits/limiter.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Endpoint } from '../../providers/adapter.ts';
 import { validateRequest } from '../../protocol/validate/validate.ts';
-import { admit, estimateRequestTokens, maxOutputTokens } from '../admission/limits.ts';
+import { admit, capOutput, estimatePromptTokens, estimateRequestTokens, maxOutputTokens } from '../admission/limits.ts';
 import { mayUseModel, type Principal } from '../admission/principal.ts';
 import { clientWishes } from '../relay/relay.ts';
 import { billingIdOf } from '../request-id.ts';
@@ -54,10 +54,11 @@ export function inferenceHandler(deps: InferenceDeps, endpoint: Endpoint, shape:
       accountId: principal.accountId!,
     });
     checkModelAccess(principal, route, endpoint);
-    const bodyBytes = Number(request.headers['content-length'] ?? 0);
+    const bodyBytes = bodyLength(request);
     const modelCap = route.entry?.maxOutputTokens;
     const wishes = clientWishes(endpoint, body);
-    const admission = await admit(deps.limiter, principal, estimateRequestTokens(body, bodyBytes, modelCap));
+    const admission = await admit(deps.limiter, principal, estimateRequestTokens(endpoint, body, bodyBytes, modelCap));
+    capOutput(endpoint, body, modelCap);
     let usedTokens = 0;
     try {
       reply.headers(rateLimitHeaders(admission.state));
@@ -70,8 +71,8 @@ export function inferenceHandler(deps: InferenceDeps, endpoint: Endpoint, shape:
         accountId: principal.accountId!,
         keyId: principal.keyId,
         billingId: billingIdOf(request),
-        bodyBytes,
-        maxOutputTokens: maxOutputTokens(body, modelCap),
+        estimatedPromptTokens: estimatePromptTokens(endpoint, body, bodyBytes),
+        maxOutputTokens: maxOutputTokens(endpoint, body, modelCap),
         forwardHeaders: forwardedHeaders(request),
       });
       usedTokens = result.usage === undefined ? 0 : result.usage.promptTokens + result.usage.completionTokens;
@@ -101,6 +102,12 @@ function dataPlanePrincipal(request: FastifyRequest): Principal {
     throw new GatewayError('permission_denied', 'The admin key manages the gateway; call the API with an account key.');
   }
   return principal;
+}
+
+/** The body's size: its Content-Length, or, sent chunked without one, measured (rare: the SDKs send it). */
+function bodyLength(request: FastifyRequest): number {
+  const declared = request.headers['content-length'];
+  return declared !== undefined ? Number(declared) : Buffer.byteLength(JSON.stringify(request.body));
 }
 
 function providerHint(request: FastifyRequest): string | undefined {

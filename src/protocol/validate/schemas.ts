@@ -7,6 +7,8 @@ import { Type } from '@sinclair/typebox';
  */
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 
+/** No model generates more; it keeps every product of caps, `n` and prompts a finite integer. */
+const MAX_TOKENS_LIMIT = 2 ** 31 - 1;
 const Stop = Nullable(Type.Union([Type.String(), Type.Array(Type.String(), { maxItems: 4 })]));
 const Penalty = Nullable(Type.Number({ minimum: -2, maximum: 2 }));
 const LogitBias = Nullable(Type.Record(Type.String(), Type.Number({ minimum: -100, maximum: 100 })));
@@ -53,13 +55,13 @@ const common = {
   frequency_penalty: Type.Optional(Penalty),
   logit_bias: Type.Optional(LogitBias),
   seed: Type.Optional(Nullable(Type.Integer())),
-  max_tokens: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+  max_tokens: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: MAX_TOKENS_LIMIT }))),
 };
 
 export const ChatRequestSchema = Type.Object({
   ...common,
   messages: Type.Array(Message, { minItems: 1 }),
-  max_completion_tokens: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+  max_completion_tokens: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: MAX_TOKENS_LIMIT }))),
   logprobs: Type.Optional(Nullable(Type.Boolean())),
   top_logprobs: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 20 }))),
   tools: Type.Optional(Nullable(Type.Array(Tool))),

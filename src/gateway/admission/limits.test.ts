@@ -1,0 +1,35 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { capOutput, estimatePromptTokens, maxOutputTokens } from './limits.ts';
+
+test('the most a request may generate: cap per choice × choices × prompts; embeddings generate nothing', () => {
+  assert.equal(maxOutputTokens('chat', { max_tokens: 100 }, undefined), 100);
+  assert.equal(maxOutputTokens('chat', { max_completion_tokens: 50, max_tokens: 100, n: 3 }, undefined), 150);
+  assert.equal(maxOutputTokens('chat', {}, 4096), 4096, "the model's cap when the request names none");
+  assert.equal(maxOutputTokens('chat', {}, undefined), 2048, 'else the default');
+  assert.equal(maxOutputTokens('completions', { prompt: ['a', 'b', 'c'], max_tokens: 10, n: 2 }, undefined), 60);
+  assert.equal(maxOutputTokens('completions', { prompt: 'a', max_tokens: 10, n: 1, best_of: 4 }, undefined), 40, 'best_of is generated and billed');
+  assert.equal(maxOutputTokens('completions', { prompt: [1, 2, 3], max_tokens: 10 }, undefined), 10, 'one token-id prompt');
+  assert.equal(maxOutputTokens('completions', { prompt: [[1, 2], [3]], max_tokens: 10 }, undefined), 20, 'two token-id prompts');
+  assert.equal(maxOutputTokens('embeddings', { input: 'x' }, undefined), 0);
+});
+
+test('token ids are counted, not estimated from their bytes', () => {
+  const ids = Array.from({ length: 3000 }, (_, i) => i % 10);
+  const bytes = JSON.stringify({ model: 'm', prompt: ids }).length; // ~2 bytes per id: bytes/3 would miss a third
+  assert.equal(estimatePromptTokens('completions', { prompt: ids }, bytes), 3000);
+  assert.equal(estimatePromptTokens('embeddings', { input: [ids, ids] }, bytes * 2), 6000);
+  assert.equal(estimatePromptTokens('chat', { messages: [] }, 300), 100);
+});
+
+test('a request without an output cap is given the one its hold assumed', () => {
+  const body: Record<string, unknown> = { messages: [] };
+  capOutput('chat', body, 512);
+  assert.equal(body.max_tokens, 512);
+  const own: Record<string, unknown> = { max_completion_tokens: 7 };
+  capOutput('chat', own, 512);
+  assert.equal(own.max_tokens, undefined, 'a cap of its own stays the only one');
+  const embedding: Record<string, unknown> = { input: 'x' };
+  capOutput('embeddings', embedding, undefined);
+  assert.deepEqual(embedding, { input: 'x' });
+});
