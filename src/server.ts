@@ -20,6 +20,7 @@ import { registerBillingRoutes } from './admin/billing-routes.ts';
 import { registerDeploymentRoutes } from './admin/deployment-routes.ts';
 import type { PrivateDeployments } from './gateway/routing/private-deployments.ts';
 import { answerClientError } from './http/client-errors.ts';
+import type { InFlight } from './gateway/in-flight.ts';
 import { CorsPolicy } from './http/cors.ts';
 import { WrongMethods } from './http/wrong-method.ts';
 
@@ -40,6 +41,8 @@ export interface ServerDeps {
   readonly billing: BillingStore | undefined;
   /** Accounts' own engines (/maas/v1/deployments) and the admin view of all deployments. */
   readonly privateDeployments?: PrivateDeployments;
+  /** Inference calls running (shutdown waits for them). */
+  readonly inFlight: InFlight;
 }
 
 /** Path prefixes of the OpenAI-compatible API: OpenAI's own and Infini-AI's `/maas/v1`. */
@@ -92,7 +95,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     api.addHook('onRequest', authenticate(deps.authenticator));
     api.addHook('onRequest', reportLimits(deps.limiter));
     const models = modelRoutes(deps.router);
-    const inference = { router: deps.router, limiter: deps.limiter, billing: deps.billing && billingOn(deps.billing), attempts: deps.config.routing.attempts, logger: deps.logger };
+    const inference = { router: deps.router, limiter: deps.limiter, billing: deps.billing && billingOn(deps.billing), attempts: deps.config.routing.attempts, logger: deps.logger, inFlight: deps.inFlight };
     registerOwnerRoutes(api, deps.tenancy, '/maas/v1');
     registerAdminRoutes(api, deps.tenancy);
     if (deps.billing !== undefined) registerBillingRoutes(api, deps.billing, deps.tenancy);

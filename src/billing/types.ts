@@ -125,7 +125,10 @@ export interface BillingStore {
   usageRecords(query: UsageQuery & { limit?: number }): Promise<UsageRecord[]>;
   /** Resolves once every hold, settlement and credit submitted so far is durable (or failed): before the store closes. */
   settled(): Promise<void>;
-  /** At start: every hold left open by a crash is settled at its held amount, status 'unsettled'. */
-  recoverOpenHolds(now: number): Promise<number>;
+  /**
+   * Holds left open by a process that stopped are settled at their held amount, status
+   * 'unsettled': those placed at least `minAgeMs` before `now` (0: every open hold).
+   */
+  recoverOpenHolds(now: number, minAgeMs?: number): Promise<number>;
   verify(): Promise<VerifyReport[]>;
 }

@@ -18,6 +18,9 @@ import { Router } from './routing/router.ts';
 import { HealthProber } from './routing/prober.ts';
 import { EngineMetricsScraper } from './routing/engine-metrics.ts';
 import { PrivateDeployments } from './routing/private-deployments.ts';
+import { DEFAULT_TIMEOUTS } from './routing/timeouts.ts';
+import { InFlight } from './in-flight.ts';
+import { startHoldRecovery } from './settlement/hold-recovery.ts';
 
 export interface RunningGateway {
   readonly app: FastifyInstance;
@@ -31,6 +34,8 @@ export interface RunningGateway {
 const ADMIN_KEY_SETTING = 'admin_key_hash';
 /** Credit the first account starts with, so the quickstart can call priced models at once. */
 const QUICKSTART_CREDIT = 100n * NANOS_PER_YUAN;
+/** How long shutdown waits, after cutting the last connections, for their calls to settle. */
+const CUT_CALLS_SETTLE_MS = 5_000;
 /** How stale another process's key or account change may be here (this process's own: never). */
 const KEY_REFRESH_INTERVAL_MS = 2_000;
 
@@ -51,9 +56,8 @@ export async function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGatew
   await bootstrapFirstAccount(tenancy, repos);
   await directory.warm();
   // Requests a crash left between hold and settlement are billed by the documented rule now,
-  // before any new request can touch those accounts.
-  const recovered = await repos.billing.recoverOpenHolds(Date.now());
-  if (recovered > 0) logger.warn({ recovered }, 'settled holds left open by an earlier stop at their held amount (status unsettled)');
+  // before any new request can touch those accounts (on PostgreSQL: those of stopped gateways).
+  const holdRecovery = await startHoldRecovery(repos.billing, { dialect: store.dialect, longestRequestMs: longestRequestMs(router), logger });
   const refresher = setInterval(() => {
     directory.refresh(repos.accounts).catch((err: unknown) => logger.warn({ err }, 'key cache refresh failed'));
   }, KEY_REFRESH_INTERVAL_MS);
@@ -74,7 +78,8 @@ export async function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGatew
   engineMetrics.start();
 
   const billing = config.server.billing ? repos.billing : undefined;
-  const app = buildServer({ config, logger, router, authenticator: directory, limiter: new MemoryLimiter(), tenancy, billing, privateDeployments });
+  const inFlight = new InFlight();
+  const app = buildServer({ config, logger, router, authenticator: directory, limiter: new MemoryLimiter(), tenancy, billing, privateDeployments, inFlight });
   await app.listen({ host: config.server.host, port: config.server.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port;
@@ -89,8 +94,11 @@ export async function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGatew
     url,
     async stop() {
       clearInterval(refresher);
+      holdRecovery.stop();
       await Promise.all([prober.stop(), engineMetrics.stop()]);
       await drain(app, config.server.shutdownTimeoutMs);
+      // Calls cut at the deadline notice it a moment later and settle what was really sent.
+      await inFlight.idle(CUT_CALLS_SETTLE_MS);
       // Answers leave before their settlement commits: let the last ones land before the store closes.
       await repos.billing.settled();
       await privateDeployments.close();
@@ -98,6 +106,13 @@ export async function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGatew
       await store.close();
     },
   };
+}
+
+/** The longest any request may run: the largest total timeout of a deployment (private ones get the default). */
+function longestRequestMs(router: Router): number {
+  let longest = DEFAULT_TIMEOUTS.totalMs;
+  for (const entry of router.models.values()) for (const d of entry.deployments) longest = Math.max(longest, d.timeouts.totalMs);
+  return longest;
 }
 
 /**

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import OpenAI from 'openai';
 import { simConfig, startGateway, type GatewayProcess } from '../helpers/gateway.ts';
 import { startSimProcess, type SimProcess } from '../helpers/sim.ts';
@@ -72,6 +73,39 @@ test('SIGTERM drains an in-flight stream to [DONE], refuses new work, and exits 
   }
   assert.ok(text.endsWith('data: [DONE]\n\n'), 'the stream finished completely');
   assert.equal(await exit, 0);
+});
+
+test('streams cut at the shutdown deadline settle what was sent, before the store closes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'maas-cut-'));
+  const config = {
+    providers: { inproc: { type: 'simulator', tokens_per_second: 20 } },
+    models: { slow: { deployments: [{ provider: 'inproc', price: { input: '0.001', output: '0.002' } }] } },
+  };
+  try {
+    const gw = await startGateway({ config, env: { MAAS_DATA_DIR: dir, MAAS_SHUTDOWN_TIMEOUT_MS: '800' } });
+    const body = JSON.stringify({ model: 'slow', messages: [{ role: 'user', content: 'x' }], stream: true, max_tokens: 1000, sim: { output_tokens: 1000 } });
+    const streams = await Promise.all(Array.from({ length: 4 }, () =>
+      fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' }, body }),
+    ));
+    const readers = streams.map((res) => res.body!.getReader());
+    await Promise.all(readers.map((r) => r.read()));
+    assert.equal(await gw.stop('SIGTERM'), 0);
+    await Promise.all(readers.map(async (r) => { while (!(await r.read().catch(() => ({ done: true }))).done); }));
+    const db = new DatabaseSync(join(dir, 'maas.db'), { readOnly: true });
+    try {
+      assert.equal((db.prepare('SELECT COUNT(*) AS n FROM holds').get() as { n: number }).n, 0, 'no hold left for the next start to charge in full');
+      const records = db.prepare("SELECT status, completion_tokens FROM usage_records WHERE model = 'slow'").all() as Array<{ status: string; completion_tokens: number }>;
+      assert.equal(records.length, 4);
+      for (const r of records) {
+        assert.notEqual(r.status, 'unsettled');
+        assert.ok(r.completion_tokens > 0 && r.completion_tokens < 1000, `billed for what was sent: ${r.completion_tokens}`);
+      }
+    } finally {
+      db.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('with no configuration at all: the built-in simulator models, a first account and key, a generated admin key', async () => {

@@ -189,6 +189,22 @@ forEachBackend('billing', (backend) => {
     assert.equal((await fx.repos.billing.verify()).find((r) => r.accountId === id)?.ok, true);
   });
 
+  test("with a minimum age, recovery leaves younger holds — other gateways' requests in flight — open", async () => {
+    const id = await funded(1_000n);
+    const now = Date.now();
+    const stale = hold(id, 100n, { startedAt: now - 20 * 60_000 });
+    const live = hold(id, 200n, { startedAt: now - 1_000 });
+    await fx.repos.billing.placeHold(stale);
+    await fx.repos.billing.placeHold(live);
+    assert.equal(await fx.repos.billing.recoverOpenHolds(now, 11 * 60_000), 1);
+    const records = await fx.repos.billing.usageRecords({ accountId: id });
+    assert.deepEqual(records.map((r) => [r.requestId, r.status]), [[stale.requestId, 'unsettled']]);
+    // The live request settles normally afterwards, at its real cost.
+    const { balance } = await fx.repos.billing.settle(settlement(live.requestId, 7n));
+    assert.equal(balance, 1_000n - 100n - 7n);
+    assert.equal((await fx.repos.billing.verify()).find((r) => r.accountId === id)?.ok, true);
+  });
+
   test('usage aggregates exactly by model and chip', async () => {
     const id = await funded(10n ** 12n);
     for (const [chip, cost] of [['nvidia', 7n], ['nvidia', 8n], ['ascend', 5n]] as const) {

@@ -12,6 +12,7 @@ import { billingIdOf } from '../request-id.ts';
 import type { Billing } from '../settlement/billing-session.ts';
 import type { Route, Router } from '../routing/router.ts';
 import { relayWithFailover } from './failover.ts';
+import type { InFlight } from '../in-flight.ts';
 
 export interface InferenceDeps {
   readonly router: Router;
@@ -21,6 +22,8 @@ export interface InferenceDeps {
   /** Deployments tried per request, the first included. */
   readonly attempts: number;
   readonly logger: Logger;
+  /** Calls running, which shutdown waits for (in-flight.ts). */
+  readonly inFlight: InFlight;
 }
 
 const ENDPOINT_KIND: Readonly<Record<Endpoint, 'chat' | 'embedding'>> = { chat: 'chat', completions: 'chat', embeddings: 'embedding' };
@@ -39,47 +42,56 @@ export type RouteShape = 'model' | 'chip' | 'deployment';
  */
 export function inferenceHandler(deps: InferenceDeps, endpoint: Endpoint, shape: RouteShape = 'model') {
   return async function handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const principal = dataPlanePrincipal(request);
-    const params = request.params as { model?: string; chip?: string; id?: string };
-    // The path names the model (or deployment); a body may omit it or name it differently.
-    if (shape !== 'model' && isObject(request.body)) request.body.model = shape === 'chip' ? params.model : params.id;
-    const body = validateRequest(endpoint, request.body);
-    const provider = providerHint(request);
-    const route = deps.router.resolve({
-      model: body.model as string,
-      endpoint,
-      provider,
-      chip: shape === 'chip' ? params.chip : undefined,
-      deploymentId: shape === 'deployment' ? params.id : undefined,
-      accountId: principal.accountId!,
-    });
-    checkModelAccess(principal, route, endpoint);
-    const bodyBytes = bodyLength(request);
-    const modelCap = route.entry?.maxOutputTokens;
-    const wishes = clientWishes(endpoint, body);
-    const admission = await admit(deps.limiter, principal, estimateRequestTokens(endpoint, body, bodyBytes, modelCap));
-    capOutput(endpoint, body, modelCap);
-    let usedTokens = 0;
+    deps.inFlight.enter();
     try {
-      reply.headers(rateLimitHeaders(admission.state));
-      const result = await relayWithFailover(deps, {
-        request,
-        reply,
-        route,
-        body,
-        wishes,
-        accountId: principal.accountId!,
-        keyId: principal.keyId,
-        billingId: billingIdOf(request),
-        estimatedPromptTokens: estimatePromptTokens(endpoint, body, bodyBytes),
-        maxOutputTokens: maxOutputTokens(endpoint, body, modelCap),
-        forwardHeaders: forwardedHeaders(request),
-      });
-      usedTokens = result.usage === undefined ? 0 : result.usage.promptTokens + result.usage.completionTokens;
+      await handleInference(deps, endpoint, shape, request, reply);
     } finally {
-      admission.release(usedTokens);
+      deps.inFlight.leave();
     }
   };
+}
+
+async function handleInference(deps: InferenceDeps, endpoint: Endpoint, shape: RouteShape, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const principal = dataPlanePrincipal(request);
+  const params = request.params as { model?: string; chip?: string; id?: string };
+  // The path names the model (or deployment); a body may omit it or name it differently.
+  if (shape !== 'model' && isObject(request.body)) request.body.model = shape === 'chip' ? params.model : params.id;
+  const body = validateRequest(endpoint, request.body);
+  const provider = providerHint(request);
+  const route = deps.router.resolve({
+    model: body.model as string,
+    endpoint,
+    provider,
+    chip: shape === 'chip' ? params.chip : undefined,
+    deploymentId: shape === 'deployment' ? params.id : undefined,
+    accountId: principal.accountId!,
+  });
+  checkModelAccess(principal, route, endpoint);
+  const bodyBytes = bodyLength(request);
+  const modelCap = route.entry?.maxOutputTokens;
+  const wishes = clientWishes(endpoint, body);
+  const admission = await admit(deps.limiter, principal, estimateRequestTokens(endpoint, body, bodyBytes, modelCap));
+  capOutput(endpoint, body, modelCap);
+  let usedTokens = 0;
+  try {
+    reply.headers(rateLimitHeaders(admission.state));
+    const result = await relayWithFailover(deps, {
+      request,
+      reply,
+      route,
+      body,
+      wishes,
+      accountId: principal.accountId!,
+      keyId: principal.keyId,
+      billingId: billingIdOf(request),
+      estimatedPromptTokens: estimatePromptTokens(endpoint, body, bodyBytes),
+      maxOutputTokens: maxOutputTokens(endpoint, body, modelCap),
+      forwardHeaders: forwardedHeaders(request),
+    });
+    usedTokens = result.usage === undefined ? 0 : result.usage.promptTokens + result.usage.completionTokens;
+  } finally {
+    admission.release(usedTokens);
+  }
 }
 
 /** Plan and key allowlists govern the platform's models; an account's own deployment is always its own to call. */

@@ -336,8 +336,13 @@ export class KyselyBillingStore implements BillingStore {
     }));
   }
 
-  async recoverOpenHolds(now: number): Promise<number> {
-    const open = await this.#db.selectFrom('holds').select(['request_id', 'started_at']).select((eb) => eb.cast<string>('amount', 'text').as('amount')).execute();
+  async recoverOpenHolds(now: number, minAgeMs = 0): Promise<number> {
+    const open = await this.#db
+      .selectFrom('holds')
+      .select(['request_id', 'started_at'])
+      .select((eb) => eb.cast<string>('amount', 'text').as('amount'))
+      .where('started_at', '<=', now - minAgeMs)
+      .execute();
     for (const hold of open) {
       await this.settle({
         requestId: hold.request_id,
