@@ -108,6 +108,29 @@ test('streams cut at the shutdown deadline settle what was sent, before the stor
   }
 });
 
+test('a client that reads slowly is not an upstream gone idle: the stream completes and the deployment stays healthy', async () => {
+  const config = {
+    providers: { inproc: { type: 'simulator' } },
+    models: { big: { deployments: [{ id: 'big-1', provider: 'inproc', timeouts: { idle_ms: 400 } }] } },
+  };
+  const gw = await startGateway({ config });
+  try {
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'big', messages: [{ role: 'user', content: 'x' }], stream: true, max_tokens: 60_000, sim: { output_tokens: 60_000 } }),
+    });
+    assert.equal(res.status, 200);
+    await new Promise((r) => setTimeout(r, 1500)); // several idle timeouts long, while socket buffers are full
+    const text = await res.text();
+    assert.ok(text.endsWith('data: [DONE]\n\n'), text.slice(-300));
+    const view = await (await fetch(`${gw.url}/admin/v1/deployments`, { headers: { authorization: `Bearer ${gw.adminKey}` } })).json() as { data: Array<{ id: string; error_rate: number }> };
+    assert.equal(view.data.find((d) => d.id === 'big-1')?.error_rate, 0, 'no failure counted against the deployment');
+  } finally {
+    await gw.stop();
+  }
+});
+
 test('with no configuration at all: the built-in simulator models, a first account and key, a generated admin key', async () => {
   const gw: GatewayProcess = await startGateway({ env: { MAAS_ADMIN_KEY: '' } });
   try {

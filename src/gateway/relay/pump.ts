@@ -21,6 +21,11 @@ export interface PumpControl {
   open(): void;
   /** Called on every upstream read (idle timer). */
   read(): void;
+  /**
+   * The upstream is paused while the client's socket drains (true), or resumed (false): a client
+   * that reads slowly is not an upstream that went idle.
+   */
+  waitingForClient(waiting: boolean): void;
   /** Why the call was aborted, when the gateway aborted it itself (a timeout); undefined when the client left. */
   abortError(): GatewayError | undefined;
 }
@@ -60,7 +65,10 @@ export function pumpStream(
       pending = '';
       return text;
     };
-    const resume = (): void => upstream.resume();
+    const resume = (): void => {
+      control.waitingForClient(false);
+      upstream.resume();
+    };
 
     const fail = (err: unknown): void => {
       if (done) return;
@@ -84,6 +92,7 @@ export function pumpStream(
           parser.push(chunk);
           if (pending.length > 0 && !res.write(take())) {
             upstream.pause();
+            control.waitingForClient(true);
             whenDrained(res, resume);
           }
         } catch (err) {

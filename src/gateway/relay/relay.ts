@@ -121,6 +121,7 @@ export async function relay(call: RelayCall, hooks: RelayHooks): Promise<RelayRe
           call.res.writeHead(200, { ...call.responseHeaders, ...SSE_HEADERS });
         },
         read: () => timers.touch(),
+        waitingForClient: (waiting) => (waiting ? timers.suspend() : timers.arm('idle')),
         abortError: () => gatewayTimeout(abort.signal, deployment.provider.name),
       });
       // A client that left before the first event: the socket is ours to close, not Fastify's to answer on.

@@ -87,6 +87,12 @@ export class CallTimers {
   }
 
   /** Data arrived: the idle (or first-token) clock starts over. */
+  /** No phase timer until the next `arm` (the total still runs): the wait is not the upstream's. */
+  suspend(): void {
+    clearTimeout(this.#phase);
+    this.#phase = undefined;
+  }
+
   touch(): void {
     this.#phase?.refresh();
   }
