@@ -41,3 +41,13 @@ test('refuses an unbounded event', () => {
   const parser = new SseParser(() => {}, 16);
   assert.throws(() => parser.push('data: ' + 'x'.repeat(64)), SseEventTooLargeError);
 });
+
+test('refuses an event of many short data lines that never ends, and keeps events under the limit whole', () => {
+  const seen: string[] = [];
+  const parser = new SseParser((e) => seen.push(e.data), 64);
+  parser.push('data: 0123456789\ndata: abc\n\n');
+  assert.deepEqual(seen, ['0123456789\nabc']);
+  assert.throws(() => {
+    for (let i = 0; i < 100; i++) parser.push('data: x\n');
+  }, SseEventTooLargeError);
+});

@@ -27,6 +27,8 @@ export class SseParser {
   readonly #decoder = new StringDecoder('utf8');
   #buffer = '';
   #data: string[] = [];
+  /** Characters in `#data`: an event of many short data lines must hit the limit too. */
+  #dataLength = 0;
   #event = '';
   #pendingCR = false;
   #started = false;
@@ -101,7 +103,7 @@ export class SseParser {
       return;
     }
     if (line.startsWith('data: ')) {
-      this.#data.push(line.slice(6));
+      this.#addData(line.slice(6));
       return;
     }
     if (line.charCodeAt(0) === 58 /* ':' */) return;
@@ -109,8 +111,14 @@ export class SseParser {
     const field = colon === -1 ? line : line.slice(0, colon);
     let value = colon === -1 ? '' : line.slice(colon + 1);
     if (value.charCodeAt(0) === 32) value = value.slice(1);
-    if (field === 'data') this.#data.push(value);
+    if (field === 'data') this.#addData(value);
     else if (field === 'event') this.#event = value;
+  }
+
+  #addData(value: string): void {
+    this.#dataLength += value.length + 1;
+    if (this.#dataLength > this.#maxEventBytes) throw new SseEventTooLargeError(this.#maxEventBytes);
+    this.#data.push(value);
   }
 
   #dispatch(): void {
@@ -121,6 +129,7 @@ export class SseParser {
     const data = this.#data.length === 1 ? this.#data[0]! : this.#data.join('\n');
     const event = this.#event;
     this.#data = [];
+    this.#dataLength = 0;
     this.#event = '';
     this.#onEvent({ event, data });
   }
