@@ -63,7 +63,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     bodyLimit: deps.config.server.bodyLimit,
     requestIdHeader: false,
     genReqId: requestIdOf,
-    return503OnClosing: true,
+    // Our own 503 while draining (below): Fastify's has neither our error shape nor x-request-id.
+    return503OnClosing: false,
     keepAliveTimeout: 75_000,
     routerOptions: { ignoreTrailingSlash: true },
     // One logger for all requests: a pino child per request costs an allocation on the hot
@@ -80,10 +81,20 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   const wrongMethods = new WrongMethods(app);
   app.decorateRequest('principal', undefined);
   installJsonParser(app);
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     const origin = request.headers.origin;
     if (origin !== undefined) cors.decorate(origin, reply);
+    if (closing) {
+      // A request that came on a kept-alive connection while in-flight work drains.
+      reply.header('connection', 'close');
+      throw new GatewayError('service_unavailable', 'The gateway is shutting down; retry (another instance will answer).', { retryAfter: 1 });
+    }
   });
   app.setErrorHandler(renderError);
   app.setNotFoundHandler((request, reply) => {

@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import OpenAI from 'openai';
@@ -73,6 +74,32 @@ test('SIGTERM drains an in-flight stream to [DONE], refuses new work, and exits 
   }
   assert.ok(text.endsWith('data: [DONE]\n\n'), 'the stream finished completely');
   assert.equal(await exit, 0);
+});
+
+test('a request that arrives on a kept-alive connection while draining gets 503 in the OpenAI shape', async () => {
+  const gw = await startGateway({ config: simConfig(sim.baseURL) });
+  const { hostname, port } = new URL(gw.url);
+  const socket = connect(Number(port), hostname);
+  await new Promise((resolve) => socket.once('connect', resolve));
+  let received = '';
+  socket.on('data', (chunk) => (received += chunk.toString()));
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  const body = JSON.stringify({ model: 'chat-model', messages: [{ role: 'user', content: 'x' }], stream: true, sim: { tokens_per_second: 40, output_tokens: 20 } });
+  const post = `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gw.apiKey}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  socket.write(post);
+  await waitFor(async () => received.includes('data: '), 5_000);
+  const exit = gw.stop('SIGTERM');
+  await new Promise((r) => setTimeout(r, 100));
+  // Pipelined behind the stream: read once the stream is done, while the gateway drains.
+  socket.write(`GET /v1/models HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gw.apiKey}\r\n\r\n`);
+  await closed;
+  assert.equal(await exit, 0);
+  const second = received.slice(received.indexOf('HTTP/1.1', 10));
+  assert.match(second, /^HTTP\/1\.1 503 /);
+  assert.match(second, /\r\nx-request-id: req_/);
+  assert.match(second, /\r\nretry-after: 1\r\n/);
+  const error = JSON.parse(second.slice(second.indexOf('\r\n\r\n') + 4)) as { error: { code: string } };
+  assert.equal(error.error.code, 'service_unavailable');
 });
 
 test('streams cut at the shutdown deadline settle what was sent, before the store closes', async () => {
