@@ -100,7 +100,7 @@ function checkModelAccess(principal: Principal, route: Route, endpoint: Endpoint
   if (entry === undefined) return;
   if (!mayUseModel(principal, entry.id)) throw modelNotFound(entry.id);
   if (entry.kind !== ENDPOINT_KIND[endpoint]) {
-    throw invalidRequest(`The model '${entry.id}' is an ${entry.kind} model and does not support this endpoint.`, 'model');
+    throw invalidRequest(`The model '${entry.id}' is ${entry.kind === 'chat' ? 'a chat' : 'an embedding'} model and does not support this endpoint.`, 'model');
   }
 }
 

@@ -74,3 +74,23 @@ test('paramName renders JSON pointers the way OpenAI names params', () => {
   assert.equal(paramName('/temperature'), 'temperature');
   assert.equal(paramName(''), null);
 });
+
+test('a value that fails a `T | null` or `T | T[]` field is described by the member it meant, not as "union value"', () => {
+  const message = (endpoint: 'chat' | 'embeddings', extra: Record<string, unknown>): string => {
+    const body = endpoint === 'chat' ? { model: 'm', messages: [{ role: 'user', content: 'x' }], ...extra } : { model: 'm', ...extra };
+    try {
+      validateRequest(endpoint, body);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return 'accepted';
+  };
+  assert.equal(message('chat', { temperature: 3 }), "Invalid value for 'temperature': expected number to be less or equal to 2.");
+  assert.equal(message('chat', { n: 0 }), "Invalid value for 'n': expected integer to be greater or equal to 1.");
+  assert.equal(message('chat', { stop: ['a', 'b', 'c', 'd', 'e'] }), "Invalid value for 'stop': expected array length to be less or equal to 4.");
+  assert.equal(message('chat', { stream: 'true' }), "Invalid value for 'stream': expected boolean.");
+  assert.equal(message('embeddings', { input: '' }), "Invalid value for 'input': expected string length greater or equal to 1.");
+  assert.equal(message('chat', { response_format: { type: 'bogus' } }), 'Invalid value for \'response_format.type\': expected one of "text", "json_object", "json_schema".');
+  assert.equal(message('chat', { response_format: { type: 'json_schema' } }), "Missing required parameter: 'response_format.json_schema'.");
+  assert.equal(message('chat', { tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: 'maybe' }), 'Invalid value for \'tool_choice\': expected one of "none", "auto", "required".');
+});

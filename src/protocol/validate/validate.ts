@@ -40,18 +40,57 @@ export function validateBody<T>(check: TypeCheck<TSchema>, body: unknown): T {
 }
 
 /**
- * The error to report: TypeBox reports a failed union (`T | null`) at the union itself; the
- * member error with the deepest path names the field a person has to fix.
+ * The error to report. TypeBox reports a failed union (`T | null`, `string | string[]`) at the
+ * union itself ("expected union value"); the person has to fix the member they meant: the one
+ * whose type matches the value they sent (so `temperature: 3` reads "expected number to be less
+ * or equal to 2", not "expected null"), else the deepest. When the members differ in a constant
+ * at one field (`response_format.type`), the message lists them all.
  */
 function deepest(error: ValueError): ValueError {
-  let best = error;
-  for (const variant of error.errors) {
-    const first = variant.First();
-    if (first === undefined) continue;
-    const candidate = deepest(first);
-    if (candidate.path.length > best.path.length) best = candidate;
+  if (error.errors.length === 0) return error;
+  const variants = error.errors.map((iterator) => [...iterator]).filter((errors) => errors.length > 0);
+  // A member whose constants all matched and that failed inside the value (a tagged object's
+  // `type` was right, another field was not) is the one the person meant.
+  const depth = depthOf(error.path);
+  const tagged = variants.filter((errors) => !errors.some(isConstant) && depthOf(errors[0]!.path) > depth);
+  const pool = tagged.length > 0 && tagged.length < variants.length ? tagged : variants;
+  let best: ValueError | undefined;
+  let bestScore = -1;
+  for (const errors of pool) {
+    const candidate = deepest(errors[0]!);
+    const score = depthOf(candidate.path) * 2 + (sameKind(candidate) ? 1 : 0);
+    if (score > bestScore) [best, bestScore] = [candidate, score];
   }
-  return best;
+  if (best === undefined) return error;
+  return isConstant(best) ? constantsAt(variants, best) : best;
+}
+
+function depthOf(pointer: string): number {
+  let depth = 0;
+  for (let i = 0; i < pointer.length; i++) if (pointer.charCodeAt(i) === 47 /* / */) depth++;
+  return depth;
+}
+
+function sameKind(error: ValueError): boolean {
+  const schema = error.schema as { type?: unknown; const?: unknown };
+  const value = error.value;
+  if (schema.const !== undefined) return typeof schema.const === typeof value;
+  const kind = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+  return schema.type === kind || (schema.type === 'integer' && kind === 'number');
+}
+
+function isConstant(error: ValueError): boolean {
+  return (error.schema as { const?: unknown }).const !== undefined;
+}
+
+/** Every constant the union's members accept at `chosen`'s field, as one error. */
+function constantsAt(variants: ValueError[][], chosen: ValueError): ValueError {
+  const allowed: unknown[] = [];
+  for (const errors of variants) {
+    for (const e of errors) if (e.path === chosen.path && isConstant(e)) allowed.push((e.schema as unknown as { const: unknown }).const);
+  }
+  if (allowed.length < 2) return chosen;
+  return { ...chosen, message: `Expected one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` };
 }
 
 function describeFirstError(check: TypeCheck<TSchema>, value: unknown) {
