@@ -132,6 +132,18 @@ describe('validation', () => {
     expectError(await post('/v1/chat/completions', chat(), { 'x-ai-provider': 'dead' }), 404, 'model_not_found', 'model');
   });
 
+  test('X-AI-Provider on the models endpoints: only that provider\'s models; an unknown one → 400', async () => {
+    const get = (path: string, provider: string) => fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${gw.apiKey}`, 'x-ai-provider': provider } });
+    const unknown = await get('/v1/models', 'nope');
+    assert.equal(unknown.status, 400);
+    assert.equal(((await unknown.json()) as { error: { param: string } }).error.param, 'X-AI-Provider');
+    const dead = (await (await get('/v1/models', 'dead')).json()) as { data: Array<{ id: string }> };
+    assert.deepEqual(dead.data.map((m) => m.id), ['dead-model']);
+    assert.equal((await get('/v1/models/dead-model', 'dead')).status, 200);
+    assert.equal((await get('/v1/models/chat-model', 'dead')).status, 404, 'a model that provider does not serve');
+    assert.equal((await get('/maas/v1/models/dead-model', 'nope')).status, 400);
+  });
+
   test('a body over the limit → 413', async () => {
     expectError(await post('/v1/chat/completions', chat({ messages: [{ role: 'user', content: 'x'.repeat(70_000) }] })), 413, 'payload_too_large');
   });

@@ -12,6 +12,7 @@ import { billingIdOf } from '../request-id.ts';
 import type { Billing } from '../settlement/billing-session.ts';
 import type { Route, Router } from '../routing/router.ts';
 import { relayWithFailover } from './failover.ts';
+import { providerHint } from './provider-hint.ts';
 import type { InFlight } from '../in-flight.ts';
 
 export interface InferenceDeps {
@@ -120,11 +121,6 @@ function dataPlanePrincipal(request: FastifyRequest): Principal {
 function bodyLength(request: FastifyRequest): number {
   const declared = request.headers['content-length'];
   return declared !== undefined ? Number(declared) : Buffer.byteLength(JSON.stringify(request.body));
-}
-
-function providerHint(request: FastifyRequest): string | undefined {
-  const value = request.headers['x-ai-provider'];
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
 function forwardedHeaders(request: FastifyRequest): Record<string, string> | undefined {
