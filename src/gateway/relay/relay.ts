@@ -126,7 +126,10 @@ export async function relay(call: RelayCall, hooks: RelayHooks): Promise<RelayRe
       });
       // A client that left before the first event: the socket is ours to close, not Fastify's to answer on.
       if (outcome.firstByteMs === undefined) call.startStream();
-      return { status: 200, usage: transformer.usage(), end: outcome.end, error: outcome.error, firstByteMs: outcome.firstByteMs ?? null };
+      // A client that left before anything was generated is billed nothing, as when not streaming
+      // (and the prompt is not run through the tokenizer on the event loop for it).
+      const usage = outcome.end === 'client_aborted' && transformer.empty ? undefined : transformer.usage();
+      return { status: 200, usage, end: outcome.end, error: outcome.error, firstByteMs: outcome.firstByteMs ?? null };
     }
     timers.arm('idle');
     const raw = await readBody(upstream.body, MAX_RESPONSE_BYTES).catch((err: unknown) => {

@@ -179,3 +179,14 @@ test('a stream that ends with usage teaches the deployment that it reports usage
   t.finish();
   assert.equal(hint.reportsStreamUsage, true);
 });
+
+test('with n > 1, one finished choice does not make the stream complete; every choice finished does', () => {
+  const t = new StreamTransformer(ctx({ request: { model: 'Public', messages: [], n: 2 } }));
+  assert.equal(t.empty, true);
+  t.event(chunk([{ index: 0, delta: { role: 'assistant', content: 'a' }, finish_reason: null }, { index: 1, delta: { role: 'assistant', content: 'b' }, finish_reason: null }]));
+  assert.equal(t.empty, false);
+  t.event(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]));
+  assert.equal(t.complete, false, 'choice 1 is still generating: a cut now is a cut');
+  t.event(chunk([{ index: 1, delta: {}, finish_reason: 'length' }]));
+  assert.equal(t.complete, true);
+});

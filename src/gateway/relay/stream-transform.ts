@@ -28,7 +28,8 @@ export class StreamTransformer {
   readonly #texts: string[] = [];
   /** Content events passed through unparsed: the token estimate if usage never comes. */
   #unparsedTextEvents = 0;
-  #finished = false;
+  /** The upstream sent `[DONE]`. */
+  #done = false;
   /** Choice indexes seen in parsed events, and those that got their finish_reason. */
   readonly #started: number[] = [];
   readonly #ended: number[] = [];
@@ -43,15 +44,21 @@ export class StreamTransformer {
     this.#shortcut = ctx.usageHint.reportsStreamUsage ? new EventShortcut(ctx.publicModel, ctx.upstreamModel, ctx.includeUsage) : undefined;
   }
 
-  /** True once the upstream sent `[DONE]` or a finish_reason: the answer is complete. */
+  /**
+   * True once the upstream sent `[DONE]`, or a finish_reason for every choice: the answer is
+   * complete. With `n` > 1 one finished choice is not enough — a stream cut after it is cut.
+   */
   get complete(): boolean {
-    return this.#finished;
+    if (this.#done) return true;
+    if (this.#started.length < this.#choices) return false;
+    for (const index of this.#started) if (!this.#ended.includes(index)) return false;
+    return true;
   }
 
   /** SSE text to send for one upstream `data:` payload ('' to send nothing). */
   event(data: string): string {
     if (data === '[DONE]') {
-      this.#finished = true;
+      this.#done = true;
       return '';
     }
     // Not before every choice's first event was parsed: its delta may need its role.
@@ -137,6 +144,11 @@ export class StreamTransformer {
     return out;
   }
 
+  /** Nothing generated reached the gateway yet (and no usage): a client that leaves now owes nothing. */
+  get empty(): boolean {
+    return this.#usage === undefined && this.#started.length === 0 && this.#unparsedTextEvents === 0;
+  }
+
   /** Usage as reported by the upstream, or counted from what was streamed so far. */
   usage(): Usage {
     if (this.#usage !== undefined) return this.#usage;
@@ -161,10 +173,7 @@ export class StreamTransformer {
       const index = typeof choice.index === 'number' ? choice.index : 0;
       const first = !this.#started.includes(index);
       if (first) this.#started.push(index);
-      if (choice.finish_reason != null) {
-        this.#finished = true;
-        this.#ended.push(index);
-      }
+      if (choice.finish_reason != null) this.#ended.push(index);
       if (typeof choice.text === 'string') {
         this.#texts.push(choice.text);
         continue;
