@@ -170,6 +170,10 @@ describe('upstream failures', () => {
       expectError(r, 400, 'invalid_request');
       assert.equal(r.error.message, 'bad thing', format);
     }
+    // An engine names the model it serves; the client only ever sees the public name.
+    const named = await post('/v1/embeddings', { model: 'embed-model', input: 'x', sim: { status: 400, message: 'The model `bge-m3` does not exist.' } });
+    expectError(named, 400, 'invalid_request');
+    assert.equal(named.error.message, 'The model `embed-model` does not exist.');
   });
 
   test('an upstream 200 that carries an error instead of an answer → that error, never a 200', async () => {

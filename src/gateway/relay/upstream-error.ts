@@ -51,6 +51,18 @@ export async function readJsonInsteadOfStream(body: UpstreamResponse['body'], pr
   return new UpstreamError('upstream_error', 'The upstream answered a streamed request with one JSON document instead of an event stream.');
 }
 
+/**
+ * The upstream's own message, in the client's terms: an engine names the model it serves
+ * (`Qwen/Qwen2.5-7B-Instruct` does not exist…), which is the platform's business, not the
+ * caller's; the public name stands in for it.
+ */
+export function inPublicTerms(err: UpstreamError, names: { readonly upstreamModel: string; readonly model: string }): UpstreamError {
+  if (names.upstreamModel !== names.model && err.message.includes(names.upstreamModel)) {
+    err.message = err.message.replaceAll(names.upstreamModel, names.model);
+  }
+  return err;
+}
+
 function httpStatusIn(doc: Readonly<Record<string, unknown>>): number | undefined {
   const nested = doc.error !== null && typeof doc.error === 'object' ? (doc.error as Record<string, unknown>) : undefined;
   for (const value of [doc.code, doc.status, nested?.code, nested?.status]) {
