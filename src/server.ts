@@ -127,8 +127,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   app.get('/health', async (_request, reply) => {
     reply.header('content-type', 'application/json').send('{"status":"ok"}');
   });
-  app.options('*', (request, reply) => cors.preflight(request, reply));
-  wrongMethods.seal(app);
+  wrongMethods.seal(app, (request, reply, allow) => cors.preflight(request, reply, allow));
   return app;
 }
 

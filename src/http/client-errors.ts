@@ -11,7 +11,10 @@ import { newRequestId } from '../gateway/request-id.ts';
  */
 export function answerClientError(err: Error & { code?: string }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  if (socket.writable) {
+  // Bad bytes pipelined behind a response already under way (a stream): writing a second
+  // response into it would corrupt it; Node's own handler makes the same check.
+  const current = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && current?.headersSent !== true) {
     const error = clientError(err.code);
     const body = serializeError(error);
     socket.write(

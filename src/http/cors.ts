@@ -21,7 +21,6 @@ const EXPOSED_HEADERS = [
   'x-maas-deployment',
 ].join(', ');
 
-const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 /** Browsers cap it (Chromium at 2 h); one preflight per URL per session is the point. */
 const PREFLIGHT_MAX_AGE_SECONDS = '7200';
 /** When a preflight names no headers: what the official SDKs send. */
@@ -44,29 +43,30 @@ export class CorsPolicy {
 
   /** Adds the CORS headers an ordinary response to a page of `origin` needs. */
   decorate(origin: string, reply: FastifyReply): void {
+    // With a list, the answer depends on the Origin (granted or not): caches must key on it.
+    if (!this.#anyOrigin) reply.header('vary', 'Origin');
     const allowed = this.#allowOrigin(origin);
     if (allowed === undefined) return;
     reply.header('access-control-allow-origin', allowed);
     reply.header('access-control-expose-headers', EXPOSED_HEADERS);
-    if (allowed !== '*') reply.header('vary', 'Origin');
   }
 
   /**
-   * Answers an OPTIONS request: a browser's preflight gets the methods and headers it may use;
-   * any other OPTIONS (or a preflight from an origin not allowed) just the methods, no CORS grant.
+   * Answers OPTIONS on a known URL (`allow`: its methods): a browser's preflight from an allowed
+   * origin also gets the methods and headers it may use; anything else just the `Allow` list.
    */
-  preflight(request: FastifyRequest, reply: FastifyReply): void {
+  preflight(request: FastifyRequest, reply: FastifyReply, allow: string): void {
     const origin = request.headers.origin;
     const allowed = origin === undefined ? undefined : this.#allowOrigin(origin);
     if (allowed !== undefined && request.headers['access-control-request-method'] !== undefined) {
       const asked = request.headers['access-control-request-headers'];
       reply.header('access-control-allow-origin', allowed);
-      reply.header('access-control-allow-methods', ALLOWED_METHODS);
+      reply.header('access-control-allow-methods', allow);
       reply.header('access-control-allow-headers', typeof asked === 'string' && asked.length > 0 ? asked : DEFAULT_ALLOWED_HEADERS);
       reply.header('access-control-max-age', PREFLIGHT_MAX_AGE_SECONDS);
-      if (allowed !== '*') reply.header('vary', 'Origin');
     }
-    reply.header('allow', ALLOWED_METHODS).code(204).send();
+    if (origin !== undefined && !this.#anyOrigin) reply.header('vary', 'Origin');
+    reply.header('allow', allow).code(204).send();
   }
 
   #allowOrigin(origin: string): string | undefined {

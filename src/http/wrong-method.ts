@@ -1,14 +1,18 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors/gateway-error.ts';
 
-/** Methods a 405 is registered for; OPTIONS has its own catch-all route (CORS preflights). */
+/** Methods a 405 is registered for; OPTIONS is answered with the URL's methods (and CORS preflights). */
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+/** Answers OPTIONS on a known URL; `allow` lists its methods. */
+export type OptionsAnswer = (request: FastifyRequest, reply: FastifyReply, allow: string) => void;
 
 /**
  * A known URL called with the wrong method gets 405 `method_not_allowed` with an `Allow` header,
- * not the 404 a router gives for "no route for this method". The routes are collected as they
- * are registered; `seal()` is called after every plugin with routes: its own plugin loads last
- * and adds, per URL, one route that answers the other methods.
+ * not the 404 a router gives for "no route for this method", and OPTIONS on it is answered with
+ * its methods. The routes are collected as they are registered; `seal()` is called after every
+ * plugin with routes: its own plugin loads last and adds, per URL, one route for the other
+ * methods and one for OPTIONS. An unknown URL stays a 404, whatever the method.
  */
 export class WrongMethods {
   readonly #byUrl = new Map<string, Set<string>>();
@@ -16,7 +20,7 @@ export class WrongMethods {
 
   constructor(app: FastifyInstance) {
     app.addHook('onRoute', (route) => {
-      if (this.#sealed || route.url === '*') return;
+      if (this.#sealed) return;
       let methods = this.#byUrl.get(route.url);
       if (methods === undefined) this.#byUrl.set(route.url, (methods = new Set()));
       for (const method of [route.method].flat()) methods.add(method);
@@ -24,12 +28,14 @@ export class WrongMethods {
     });
   }
 
-  seal(app: FastifyInstance): void {
+  seal(app: FastifyInstance, answerOptions: OptionsAnswer): void {
     app.register(async (scope) => {
       this.#sealed = true;
       for (const [url, methods] of this.#byUrl) {
+        const allow = [...methods, 'OPTIONS'].join(', ');
         const others = METHODS.filter((m) => !methods.has(m));
-        if (others.length > 0) scope.route({ method: others, url, handler: rejectWith([...methods, 'OPTIONS'].join(', ')) });
+        if (others.length > 0) scope.route({ method: others, url, handler: rejectWith(allow) });
+        if (!methods.has('OPTIONS')) scope.route({ method: 'OPTIONS', url, handler: (request, reply) => answerOptions(request, reply, allow) });
       }
     });
   }

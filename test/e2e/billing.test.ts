@@ -188,6 +188,9 @@ describe('per-request billing', () => {
     assert.equal(uncapped.status, 200);
     const seen = (await sim.requests()).at(-1)!.body as Json;
     assert.equal(seen.max_tokens, 2048);
+    // A free deployment holds nothing, so nothing needs bounding: the engine keeps its own limit.
+    assert.equal((await call('POST', '/v1/chat/completions', rich, { model: 'free-model', messages: [{ role: 'user', content: 'no cap' }] })).status, 200);
+    assert.equal(((await sim.requests()).at(-1)!.body as Json).max_tokens, undefined);
   });
 
   test('concurrent requests are held together: no overdraft by racing', async () => {

@@ -83,6 +83,13 @@ describe('CORS', () => {
     assert.match(res.headers.get('access-control-allow-methods') ?? '', /\bPOST\b/);
     assert.equal(res.headers.get('access-control-allow-headers'), 'authorization, content-type, x-stainless-os');
     assert.ok(Number(res.headers.get('access-control-max-age')) > 0);
+    assert.equal(res.headers.get('allow'), 'POST, OPTIONS');
+    const plain = await fetch(`${gw.url}/v1/models`, { method: 'OPTIONS' });
+    assert.equal(plain.status, 204);
+    assert.equal(plain.headers.get('allow'), 'GET, HEAD, OPTIONS', "a plain OPTIONS lists the URL's methods");
+    assert.equal(plain.headers.get('access-control-allow-origin'), null);
+    const unknown = await fetch(`${gw.url}/v1/nothing-here`, { method: 'OPTIONS', headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST' } });
+    assert.equal(unknown.status, 404);
   });
 
   test('responses to a page carry the origin grant and expose the headers the SDKs read, streams too', async () => {
@@ -118,6 +125,7 @@ describe('CORS', () => {
     const stranger = await call(restricted, '/v1/models', { headers: { origin: 'https://evil.example' } });
     assert.equal(stranger.status, 200);
     assert.equal(stranger.headers.get('access-control-allow-origin'), null);
+    assert.match(stranger.headers.get('vary') ?? '', /Origin/, 'a shared cache must not hand it to a listed origin');
 
     const preflight = await fetch(`${restricted.url}/v1/chat/completions`, {
       method: 'OPTIONS',
@@ -149,6 +157,21 @@ describe('requests rejected before any route', () => {
       assert.equal(body.error.code, 'invalid_request');
       assert.equal(body.error.type, 'invalid_request_error');
     }
+  });
+
+  test('garbage pipelined behind a stream under way does not write a second response into it', async () => {
+    const { hostname, port } = new URL(gw.url);
+    const socket = connect(Number(port), hostname);
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk.toString()));
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    const body = chatBody.replace('{', '{"stream":true,').replace('"max_tokens":4', '"max_tokens":60');
+    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gw.apiKey}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    for (let i = 0; i < 100 && !received.includes('data: '); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(received.includes('data: '), 'the stream started');
+    socket.write('NONSENSE\r\n\r\n');
+    await closed;
+    assert.equal(received.split('HTTP/1.1 ').length - 1, 1, received.slice(0, 2000));
   });
 
   test('a URL that cannot be decoded → 400 invalid_request with x-request-id', async () => {

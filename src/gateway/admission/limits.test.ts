@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { capOutput, estimatePromptTokens, maxOutputTokens } from './limits.ts';
+import { estimatePromptTokens, impliedOutputCap, maxOutputTokens } from './limits.ts';
 
 test('the most a request may generate: cap per choice × choices × prompts; embeddings generate nothing', () => {
   assert.equal(maxOutputTokens('chat', { max_tokens: 100 }, undefined), 100);
@@ -22,14 +22,14 @@ test('token ids are counted, not estimated from their bytes', () => {
   assert.equal(estimatePromptTokens('chat', { messages: [] }, 300), 100);
 });
 
-test('a request without an output cap is given the one its hold assumed', () => {
-  const body: Record<string, unknown> = { messages: [] };
-  capOutput('chat', body, 512);
-  assert.equal(body.max_tokens, 512);
-  const own: Record<string, unknown> = { max_completion_tokens: 7 };
-  capOutput('chat', own, 512);
-  assert.equal(own.max_tokens, undefined, 'a cap of its own stays the only one');
-  const embedding: Record<string, unknown> = { input: 'x' };
-  capOutput('embeddings', embedding, undefined);
-  assert.deepEqual(embedding, { input: 'x' });
+test('a request without an output cap implies the one its hold assumed', () => {
+  assert.equal(impliedOutputCap('chat', { messages: [] }, 512), 512);
+  assert.equal(impliedOutputCap('completions', { prompt: 'x' }, undefined), 2048);
+  assert.equal(impliedOutputCap('chat', { max_completion_tokens: 7 }, 512), undefined, 'a cap of its own stays the only one');
+  assert.equal(impliedOutputCap('embeddings', { input: 'x' }, undefined), undefined);
+});
+
+test('best_of counts on completions only (elsewhere it is an unchecked extra field)', () => {
+  assert.equal(maxOutputTokens('chat', { best_of: 1.3 }, undefined), 2048);
+  assert.equal(maxOutputTokens('completions', { prompt: ['a', 'b'], max_tokens: 10, n: 2, best_of: 3 }, undefined), 60);
 });

@@ -4,20 +4,16 @@ import type { Admitted, Limiter, Rejected } from '../../limits/limiter.ts';
 import { estimateTokensFromBytes } from '../../protocol/tokens.ts';
 import type { JsonObject } from '../../protocol/validate/validate.ts';
 import type { Endpoint } from '../../providers/adapter.ts';
+import { choicesOf } from '../../protocol/choices.ts';
 import type { Principal } from './principal.ts';
 
 /** Gitee AI's documented default for `max_tokens` when a request names none. */
 const DEFAULT_OUTPUT_CAP = 2048;
 
 /**
- * What a request may cost in tokens, known before it runs: the prompt estimated from its size
- * (no tokenizer on the hot path; token ids are counted, they are shorter than three bytes) plus
- * the most it may generate.
+ * The prompt's size in tokens, known before it runs: estimated from the body's size (no
+ * tokenizer on the hot path); token ids are counted, they are shorter than three bytes.
  */
-export function estimateRequestTokens(endpoint: Endpoint, body: JsonObject, bodyBytes: number, modelCap: number | undefined): number {
-  return estimatePromptTokens(endpoint, body, bodyBytes) + maxOutputTokens(endpoint, body, modelCap);
-}
-
 export function estimatePromptTokens(endpoint: Endpoint, body: JsonObject, bodyBytes: number): number {
   const fromBytes = estimateTokensFromBytes(bodyBytes);
   const prompt = endpoint === 'completions' ? body.prompt : endpoint === 'embeddings' ? body.input : undefined;
@@ -26,34 +22,32 @@ export function estimatePromptTokens(endpoint: Endpoint, body: JsonObject, bodyB
 
 /**
  * The most a request may generate: its cap per choice (or the model's, or the default) times
- * the choices generated — `n` (or `best_of`, which is generated and billed too) for each prompt
- * of a completions batch. Embeddings generate nothing.
+ * the choices generated — `n` for each prompt of a completions batch, or `best_of` there when
+ * larger (generated and billed too). Embeddings generate nothing.
  */
 export function maxOutputTokens(endpoint: Endpoint, body: JsonObject, modelCap: number | undefined): number {
-  if (endpoint === 'embeddings') return 0;
+  const choices = choicesOf(endpoint, body);
+  if (choices === 0) return 0;
   const asked = body.max_completion_tokens ?? body.max_tokens;
   const perChoice = typeof asked === 'number' ? asked : (modelCap ?? DEFAULT_OUTPUT_CAP);
+  // best_of is a completions field (an integer up to 20 there); elsewhere it is an unknown extra.
+  const bestOf = endpoint === 'completions' && typeof body.best_of === 'number' ? body.best_of : 0;
   const n = typeof body.n === 'number' ? body.n : 1;
-  const bestOf = typeof body.best_of === 'number' ? body.best_of : 0;
-  return perChoice * Math.max(n, bestOf) * (endpoint === 'completions' ? promptCount(body.prompt) : 1);
+  return perChoice * Math.max(choices, (choices / n) * bestOf);
 }
 
 /**
- * A request that names no output cap gets the one its hold assumed, so the hold stays the most
- * the request can cost (Gitee AI applies the same default itself).
+ * The output cap to send upstream when the request names none: the one its hold assumed, so
+ * that on a priced deployment the hold bounds what the answer can cost (Gitee AI applies the
+ * same default itself). Undefined when the request has its own cap, or generates nothing.
  */
-export function capOutput(endpoint: Endpoint, body: JsonObject, modelCap: number | undefined): void {
-  if (endpoint === 'embeddings' || typeof body.max_tokens === 'number' || typeof body.max_completion_tokens === 'number') return;
-  body.max_tokens = modelCap ?? DEFAULT_OUTPUT_CAP;
-}
-
-/** Completions `prompt`: a string or one token-id array is one prompt; an array of them is a batch. */
-function promptCount(prompt: unknown): number {
-  if (!Array.isArray(prompt) || prompt.length === 0 || typeof prompt[0] === 'number') return 1;
-  return prompt.length;
+export function impliedOutputCap(endpoint: Endpoint, body: JsonObject, modelCap: number | undefined): number | undefined {
+  if (endpoint === 'embeddings' || typeof body.max_tokens === 'number' || typeof body.max_completion_tokens === 'number') return undefined;
+  return modelCap ?? DEFAULT_OUTPUT_CAP;
 }
 
 function tokenIdsIn(prompt: readonly unknown[]): number {
+  if (typeof prompt[0] === 'string') return 0; // text prompts: the bytes say it
   let ids = 0;
   for (const item of prompt) {
     if (typeof item === 'number') ids++;

@@ -190,3 +190,15 @@ test('with n > 1, one finished choice does not make the stream complete; every c
   t.event(chunk([{ index: 1, delta: {}, finish_reason: 'length' }]));
   assert.equal(t.complete, true);
 });
+
+test('a completions batch is complete only once every prompt’s choice finished', () => {
+  const t = new StreamTransformer(ctx({ endpoint: 'completions', request: { model: 'Public', prompt: ['a', 'b'] } }));
+  const event = (index: number, finish: string | null) =>
+    JSON.stringify({ id: 'c1', object: 'text_completion', created: 1, model: 'Public', choices: [{ index, text: 'x', logprobs: null, finish_reason: finish }] });
+  t.event(event(0, null));
+  t.event(event(0, 'stop'));
+  assert.equal(t.complete, false, 'prompt 1 has not even started');
+  t.event(event(1, null));
+  t.event(event(1, 'length'));
+  assert.equal(t.complete, true);
+});

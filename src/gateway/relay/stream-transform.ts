@@ -4,6 +4,7 @@ import { readUsage, usageObject, type Usage } from '../../protocol/usage.ts';
 import { SSE_DONE, sseData } from '../../protocol/sse/writer.ts';
 import type { JsonObject } from '../../protocol/validate/validate.ts';
 import { EventShortcut } from '../../protocol/shortcut/event-shortcut.ts';
+import { choicesOf } from '../../protocol/choices.ts';
 import { countRequestPromptTokens } from './normalize.ts';
 import type { ResponseContext } from './response-context.ts';
 
@@ -34,12 +35,15 @@ export class StreamTransformer {
   readonly #started: number[] = [];
   readonly #ended: number[] = [];
   readonly #shortcut: EventShortcut | undefined;
-  /** Chat: the choices whose first delta must be seen (parsed) before events may go unparsed. */
+  /**
+   * The choices of the answer: each one's first event must be parsed (for its role) before
+   * events may go unparsed, and each must finish for the stream to be complete.
+   */
   readonly #choices: number;
 
   constructor(ctx: ResponseContext) {
     this.#ctx = ctx;
-    this.#choices = ctx.endpoint === 'chat' && typeof ctx.request.n === 'number' ? ctx.request.n : 1;
+    this.#choices = choicesOf(ctx.endpoint, ctx.request);
     // Only when the upstream is known to report usage may text go by uncounted.
     this.#shortcut = ctx.usageHint.reportsStreamUsage ? new EventShortcut(ctx.publicModel, ctx.upstreamModel, ctx.includeUsage) : undefined;
   }

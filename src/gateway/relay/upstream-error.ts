@@ -17,7 +17,7 @@ export async function readUpstreamError(status: number, headers: Readonly<Record
   } catch {
     // An oversized or broken error body still yields an error with the upstream's status.
   }
-  return upstreamErrorOf(status, parseErrorBody(text), headers, provider);
+  return upstreamErrorOf(status, parseErrorBody(text), headers, provider, status);
 }
 
 /**
@@ -77,7 +77,8 @@ function upstreamErrorOf(
   parsed: ParsedError,
   headers: Readonly<Record<string, unknown>>,
   provider: string,
-  upstreamStatus: number | undefined = status,
+  /** What the upstream itself said (undefined: a 200 whose body claims no status). */
+  upstreamStatus: number | undefined,
 ): UpstreamError {
   const message = parsed.message ?? `The upstream returned HTTP ${status}.`;
   if (status === 401 || status === 403) {

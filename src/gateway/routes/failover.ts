@@ -33,6 +33,8 @@ export interface AttemptRequest {
   /** The prompt's size in tokens, estimated before dispatch (the hold's input part). */
   readonly estimatedPromptTokens: number;
   readonly maxOutputTokens: number;
+  /** The cap the hold assumed for a request that named none (admission/limits.ts). */
+  readonly impliedOutputCap: number | undefined;
   /** Client headers meant for the upstream. */
   readonly forwardHeaders: Readonly<Record<string, string>> | undefined;
 }
@@ -58,6 +60,8 @@ export async function relayWithFailover(deps: AttemptDeps, call: AttemptRequest)
     if (budgetMs <= 0 || call.reply.raw.destroyed) break;
     const deployment = deps.router.pick(call.route, tried);
     if (deployment === undefined) break;
+    // Half-open right after the pick: this attempt is the deployment's one trial.
+    const trial = deployment.health.state === 'half_open';
     tried.add(deployment);
     if (deadline === Infinity) deadline = started + deployment.timeouts.totalMs;
     const attemptStarted = performance.now();
@@ -73,7 +77,7 @@ export async function relayWithFailover(deps: AttemptDeps, call: AttemptRequest)
       lastError = toGatewayError(err);
       if ((err as UpstreamError).upstreamStatus !== 429) allRateLimited = false;
     } finally {
-      deps.router.release(deployment);
+      deps.router.release(deployment, trial);
     }
   }
   throw exhausted(lastError, allRateLimited, tried.size);
@@ -90,6 +94,7 @@ async function attemptOnce(deps: AttemptDeps, call: AttemptRequest, deployment: 
     estimatedPromptTokens: call.estimatedPromptTokens,
     maxOutputTokens: call.maxOutputTokens,
   });
+  capOutput(call, session !== undefined && deployment.priceSnapshot !== null);
   let result: RelayResult;
   try {
     result = await relay(
@@ -122,6 +127,17 @@ async function attemptOnce(deps: AttemptDeps, call: AttemptRequest, deployment: 
   }
   if (session !== undefined) await settleOrReport(deps.logger, request.id, session.settle(result.usage, STREAM_END_STATUS[result.end], result.status, result.firstByteMs));
   return result;
+}
+
+/**
+ * A request that named no output cap gets the one its hold assumed where it is held at a price;
+ * a free deployment (an account's own engine, say) keeps the engine's own limit. The body is
+ * shared by the attempts, so a cap set for a priced attempt is taken back for a free one.
+ */
+function capOutput(call: AttemptRequest, held: boolean): void {
+  if (call.impliedOutputCap === undefined) return;
+  if (held) call.body.max_tokens = call.impliedOutputCap;
+  else delete call.body.max_tokens;
 }
 
 /**

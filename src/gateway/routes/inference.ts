@@ -5,7 +5,7 @@ import type { Limiter } from '../../limits/limiter.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Endpoint } from '../../providers/adapter.ts';
 import { validateRequest } from '../../protocol/validate/validate.ts';
-import { admit, capOutput, estimatePromptTokens, estimateRequestTokens, maxOutputTokens } from '../admission/limits.ts';
+import { admit, estimatePromptTokens, impliedOutputCap, maxOutputTokens } from '../admission/limits.ts';
 import { mayUseModel, type Principal } from '../admission/principal.ts';
 import { clientWishes } from '../relay/relay.ts';
 import { billingIdOf } from '../request-id.ts';
@@ -71,8 +71,9 @@ async function handleInference(deps: InferenceDeps, endpoint: Endpoint, shape: R
   const bodyBytes = bodyLength(request);
   const modelCap = route.entry?.maxOutputTokens;
   const wishes = clientWishes(endpoint, body);
-  const admission = await admit(deps.limiter, principal, estimateRequestTokens(endpoint, body, bodyBytes, modelCap));
-  capOutput(endpoint, body, modelCap);
+  const promptTokens = estimatePromptTokens(endpoint, body, bodyBytes);
+  const outputTokens = maxOutputTokens(endpoint, body, modelCap);
+  const admission = await admit(deps.limiter, principal, promptTokens + outputTokens);
   let usedTokens = 0;
   try {
     reply.headers(rateLimitHeaders(admission.state));
@@ -85,8 +86,9 @@ async function handleInference(deps: InferenceDeps, endpoint: Endpoint, shape: R
       accountId: principal.accountId!,
       keyId: principal.keyId,
       billingId: billingIdOf(request),
-      estimatedPromptTokens: estimatePromptTokens(endpoint, body, bodyBytes),
-      maxOutputTokens: maxOutputTokens(endpoint, body, modelCap),
+      estimatedPromptTokens: promptTokens,
+      maxOutputTokens: outputTokens,
+      impliedOutputCap: impliedOutputCap(endpoint, body, modelCap),
       forwardHeaders: forwardedHeaders(request),
     });
     usedTokens = result.usage === undefined ? 0 : result.usage.promptTokens + result.usage.completionTokens;

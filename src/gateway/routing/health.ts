@@ -95,12 +95,12 @@ export class DeploymentHealth {
   }
 
   /**
-   * An attempt ended. If it was the half-open trial and its outcome said nothing about the
-   * deployment — the client left, the request was the client's fault, its hold was refused —
-   * the trial is free again, so the next request becomes it; otherwise the deployment would
-   * wait for a trial that never reports, out of service for good.
+   * The half-open trial ended. If its outcome said nothing about the deployment — the client
+   * left, the request was the client's fault, its hold was refused — it is still half-open and
+   * the next request becomes the trial; otherwise the deployment would wait for a trial that
+   * never reports, out of service for good.
    */
-  attemptEnded(): void {
+  trialEnded(): void {
     if (this.#state === 'half_open') this.#trialInFlight = false;
   }
 

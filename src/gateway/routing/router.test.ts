@@ -91,14 +91,17 @@ test('a half-open trial that ends saying nothing (client gone, no balance, a 4xx
   const only = deployment('only', { policy: { ...DEFAULT_HEALTH_POLICY, cooldownMs: 1, maxCooldownMs: 1 } });
   const router = routerOf([only]);
   const route = router.resolve(request);
+  const older = router.pick(route, none)!; // dispatched while healthy, still running when the breaker opens
   for (let i = 0; i < DEFAULT_HEALTH_POLICY.failureThreshold; i++) only.health.failed('transient', 'x', Date.now());
   assert.equal(only.health.state, 'cooling_down');
   await new Promise((r) => setTimeout(r, 5));
   const trial = router.pick(route, none)!;
   assert.equal(only.health.state, 'half_open');
   assert.throws(() => router.pick(route, none), 'one trial at a time');
-  router.release(trial); // e.g. its hold was refused: neither success nor failure was recorded
+  router.release(older); // not the trial: the trial is still running
+  assert.throws(() => router.pick(route, none), 'still one trial at a time');
+  router.release(trial, true); // e.g. its hold was refused: neither success nor failure was recorded
   const next = router.pick(route, none);
   assert.equal(next?.id, 'only', 'the next request is the trial; the deployment is not stuck out of service');
-  router.release(next!);
+  router.release(next!, true);
 });

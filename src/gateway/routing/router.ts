@@ -161,10 +161,14 @@ export class Router {
     throw unavailable(route, matched, full);
   }
 
-  /** The attempt is over, whatever its outcome (recorded on the deployment's health before this). */
-  release(deployment: Deployment): void {
+  /**
+   * The attempt is over, whatever its outcome (recorded on the deployment's health before this).
+   * `trial`: it was picked as the deployment's half-open trial (it was half-open right after
+   * the pick); if it ended without a verdict, the next request becomes the trial.
+   */
+  release(deployment: Deployment, trial = false): void {
     deployment.inFlight--;
-    deployment.health.attemptEnded();
+    if (trial) deployment.health.trialEnded();
   }
 }
 

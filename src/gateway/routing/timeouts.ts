@@ -70,6 +70,7 @@ export class CallTimers {
   readonly #timeouts: DeploymentTimeouts;
   readonly #total: NodeJS.Timeout;
   #phase: NodeJS.Timeout | undefined;
+  #stopped = false;
 
   /** `budgetMs`: what is left of the request's overall deadline, when that is shorter than the deployment's total. */
   constructor(abort: AbortController, timeouts: DeploymentTimeouts, budgetMs = timeouts.totalMs) {
@@ -82,22 +83,24 @@ export class CallTimers {
 
   arm(phase: 'headers' | 'first_token' | 'idle'): void {
     clearTimeout(this.#phase);
+    if (this.#stopped) return; // a late resume after the call ended must not start a timer
     const ms = phase === 'headers' ? this.#timeouts.headersMs : phase === 'first_token' ? this.#timeouts.firstTokenMs : this.#timeouts.idleMs;
     this.#phase = setTimeout(() => this.#abort.abort(new UpstreamTimeout(phase, ms)), ms);
   }
 
-  /** Data arrived: the idle (or first-token) clock starts over. */
   /** No phase timer until the next `arm` (the total still runs): the wait is not the upstream's. */
   suspend(): void {
     clearTimeout(this.#phase);
     this.#phase = undefined;
   }
 
+  /** Data arrived: the idle (or first-token) clock starts over. */
   touch(): void {
     this.#phase?.refresh();
   }
 
   stop(): void {
+    this.#stopped = true;
     clearTimeout(this.#total);
     clearTimeout(this.#phase);
   }

@@ -48,7 +48,7 @@ export function validateBody<T>(check: TypeCheck<TSchema>, body: unknown): T {
  */
 function deepest(error: ValueError): ValueError {
   if (error.errors.length === 0) return error;
-  const variants = error.errors.map((iterator) => [...iterator]).filter((errors) => errors.length > 0);
+  const variants = error.errors.map(firstErrors).filter((errors) => errors.length > 0);
   // A member whose constants all matched and that failed inside the value (a tagged object's
   // `type` was right, another field was not) is the one the person meant.
   const depth = depthOf(error.path);
@@ -63,6 +63,18 @@ function deepest(error: ValueError): ValueError {
   }
   if (best === undefined) return error;
   return isConstant(best) ? constantsAt(variants, best) : best;
+}
+
+/** What a member reports is read only this far: a bad array of 100,000 items must not cost 100,000 errors. */
+const ERRORS_PER_MEMBER = 8;
+
+function firstErrors(iterator: Iterable<ValueError>): ValueError[] {
+  const errors: ValueError[] = [];
+  for (const e of iterator) {
+    errors.push(e);
+    if (errors.length === ERRORS_PER_MEMBER) break;
+  }
+  return errors;
 }
 
 function depthOf(pointer: string): number {

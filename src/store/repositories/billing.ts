@@ -337,12 +337,10 @@ export class KyselyBillingStore implements BillingStore {
   }
 
   async recoverOpenHolds(now: number, minAgeMs = 0): Promise<number> {
-    const open = await this.#db
-      .selectFrom('holds')
-      .select(['request_id', 'started_at'])
-      .select((eb) => eb.cast<string>('amount', 'text').as('amount'))
-      .where('started_at', '<=', now - minAgeMs)
-      .execute();
+    let query = this.#db.selectFrom('holds').select(['request_id', 'started_at']).select((eb) => eb.cast<string>('amount', 'text').as('amount'));
+    // Every open hold means every one, also a hold stamped after `now` (the clock stepped back).
+    if (minAgeMs > 0) query = query.where('started_at', '<=', now - minAgeMs);
+    const open = await query.execute();
     for (const hold of open) {
       await this.settle({
         requestId: hold.request_id,
