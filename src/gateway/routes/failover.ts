@@ -5,6 +5,7 @@ import { GatewayError, UpstreamError } from '../../errors/gateway-error.ts';
 import { toGatewayError } from '../../errors/to-openai.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { JsonObject } from '../../protocol/validate/validate.ts';
+import { ClientGone } from '../relay/dispatch.ts';
 import { relay, type ClientWishes, type RelayResult } from '../relay/relay.ts';
 import type { Deployment } from '../routing/catalog.ts';
 import { classifyFailure, failureReason } from '../routing/failure.ts';
@@ -80,6 +81,8 @@ export async function relayWithFailover(deps: AttemptDeps, call: AttemptRequest)
       deps.router.release(deployment, trial);
     }
   }
+  // A client that left is told nothing; its request is no upstream's failure (nor a 504 in the log).
+  if (call.reply.raw.destroyed) throw lastError ?? new ClientGone(undefined);
   throw exhausted(lastError, allRateLimited, tried.size);
 }
 
