@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HookHandlerDoneFunction } from 'fastify';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/load.ts';
 import { GatewayError } from './errors/gateway-error.ts';
@@ -86,15 +86,16 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     closing = true;
     done();
   });
-  app.addHook('onRequest', async (request, reply) => {
+  // Hooks on every request take `done` rather than returning a promise: no promise and no
+  // microtask hop per hook on the hot path.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     const origin = request.headers.origin;
     if (origin !== undefined) cors.decorate(origin, reply);
-    if (closing) {
-      // A request that came on a kept-alive connection while in-flight work drains.
-      reply.header('connection', 'close');
-      throw new GatewayError('service_unavailable', 'The gateway is shutting down; retry (another instance will answer).', { retryAfter: 1 });
-    }
+    if (!closing) return done();
+    // A request that came on a kept-alive connection while in-flight work drains.
+    reply.header('connection', 'close');
+    done(new GatewayError('service_unavailable', 'The gateway is shutting down; retry (another instance will answer).', { retryAfter: 1 }));
   });
   app.setErrorHandler(renderError);
   app.setNotFoundHandler((request, reply) => {
@@ -103,8 +104,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   if (deps.config.server.accessLog) installAccessLog(app);
 
   app.register(async (api) => {
-    api.addHook('onRequest', authenticate(deps.authenticator));
-    api.addHook('onRequest', reportLimits(deps.limiter));
+    api.addHook('onRequest', identify(deps.authenticator, deps.limiter));
     const models = modelRoutes(deps.router);
     const inference = { router: deps.router, limiter: deps.limiter, billing: deps.billing && billingOn(deps.billing), attempts: deps.config.routing.attempts, logger: deps.logger, inFlight: deps.inFlight };
     registerOwnerRoutes(api, deps.tenancy, '/maas/v1');
@@ -131,28 +131,41 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   return app;
 }
 
-function authenticate(authenticator: Authenticator) {
-  return async function checkKey(request: FastifyRequest): Promise<void> {
+/**
+ * Who is calling: the key is checked before the body is read, and every response to an account
+ * key carries its rate-limit state, as OpenAI's do (inference routes overwrite it with the state
+ * after their own admission). The key table and the limiter answer synchronously from memory;
+ * a promise only when they must ask the store (an unknown key) or another process.
+ */
+function identify(authenticator: Authenticator, limiter: Limiter) {
+  return function identifyCaller(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const key = extractApiKey(request.headers);
     if (key === undefined) {
-      throw new GatewayError('invalid_token', 'Missing API key. Send it as "Authorization: Bearer <key>" or "X-API-Key: <key>".');
+      return done(new GatewayError('invalid_token', 'Missing API key. Send it as "Authorization: Bearer <key>" or "X-API-Key: <key>".'));
     }
-    const principal = authenticator.authenticate(key);
-    request.principal = principal instanceof Promise ? await principal : principal;
+    let principal: Principal | Promise<Principal>;
+    try {
+      principal = authenticator.authenticate(key);
+    } catch (err) {
+      return done(err as Error);
+    }
+    if (principal instanceof Promise) principal.then((known) => withLimits(known, request, reply, limiter, done), done);
+    else withLimits(principal, request, reply, limiter, done);
   };
 }
 
-/**
- * Every response to an account key carries its rate-limit state, as OpenAI's do; inference
- * routes overwrite it with the state after their own admission.
- */
-function reportLimits(limiter: Limiter) {
-  return async function addHeaders(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const principal = request.principal;
-    if (principal?.role !== 'user') return;
-    const state = limiter.peek(principal.keyId, principal.policy);
-    reply.headers(rateLimitHeaders(state instanceof Promise ? await state : state));
-  };
+function withLimits(principal: Principal, request: FastifyRequest, reply: FastifyReply, limiter: Limiter, done: HookHandlerDoneFunction): void {
+  request.principal = principal;
+  if (principal.role !== 'user') return done();
+  const state = limiter.peek(principal.keyId, principal.policy);
+  if (!(state instanceof Promise)) {
+    reply.headers(rateLimitHeaders(state));
+    return done();
+  }
+  state.then((known) => {
+    reply.headers(rateLimitHeaders(known));
+    done();
+  }, done);
 }
 
 /**
