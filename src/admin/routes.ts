@@ -78,6 +78,7 @@ export function registerOwnerRoutes(app: FastifyInstance, tenancy: Tenancy, pref
   });
   app.post(`${prefix}/keys`, async (request, reply) => {
     const owner = requireOwner(request);
+    await tenancy.requireKeyManager(owner.keyId);
     const body = validateBody<CreateOwnKeyInput>(checks.createOwnKey, request.body);
     const input = { accountId: owner.accountId, name: body.name, models: body.models, expiresAt: parseExpiry(body.expires_at), limits: body.limits };
     const { record, secret } = await tenancy.createKey(input, true);
@@ -85,6 +86,7 @@ export function registerOwnerRoutes(app: FastifyInstance, tenancy: Tenancy, pref
   });
   app.delete<{ Params: Params }>(`${prefix}/keys/:id`, async (request, reply) => {
     const owner = requireOwner(request);
+    await tenancy.requireKeyManager(owner.keyId);
     json(reply, 200, presentKey(await tenancy.revokeKey(request.params.id, owner.accountId)));
   });
 }

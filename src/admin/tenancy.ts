@@ -87,6 +87,18 @@ export class Tenancy {
     return created;
   }
 
+  /**
+   * Only an unrestricted key of an account manages its keys: a key limited to some models, with
+   * an expiry or limits of its own could otherwise create an unrestricted one, or revoke the
+   * keys it was carved out of.
+   */
+  async requireKeyManager(keyId: string): Promise<void> {
+    const row = await this.#d.apiKeys.findById(keyId);
+    if (row === undefined || row.models !== null || row.expiresAt !== null || row.limits !== null) {
+      throw new GatewayError('permission_denied', 'This key is restricted (models, expiry or limits of its own): manage keys with an unrestricted key of the account.');
+    }
+  }
+
   listKeys(accountId?: string): Promise<ApiKeyRecord[]> {
     return this.#d.apiKeys.list(accountId === undefined ? {} : { accountId });
   }
@@ -106,13 +118,13 @@ export class Tenancy {
   }
 
   #requirePlan(plan: string): void {
-    if (this.#d.plans[plan] === undefined) {
+    if (planNamed(this.#d.plans, plan) === undefined) {
       throw invalidRequest(`Unknown plan '${plan}' (known: ${Object.keys(this.#d.plans).join(', ')}).`, 'plan');
     }
   }
 
   #requireWithinPlan(limits: KeyLimits, planName: string): void {
-    const plan = this.#d.plans[planName];
+    const plan = planNamed(this.#d.plans, planName);
     if (plan === undefined) return;
     for (const dim of ['rpm', 'tpm', 'concurrency'] as const) {
       const asked = limits[dim];
@@ -122,6 +134,11 @@ export class Tenancy {
       }
     }
   }
+}
+
+/** A configured plan by name: own properties only (`constructor` is not a plan). */
+export function planNamed(plans: Readonly<Record<string, Plan>>, name: string): Plan | undefined {
+  return Object.hasOwn(plans, name) ? plans[name] : undefined;
 }
 
 function notFound(kind: 'account' | 'key', id: string): GatewayError {

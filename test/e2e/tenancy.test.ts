@@ -139,11 +139,28 @@ describe('accounts and keys', () => {
     assert.equal((await call('GET', '/maas/v1/account', gw.adminKey)).status, 403, 'the admin key has no account of its own');
   });
 
+  test('a restricted key may not manage keys: it cannot mint an unrestricted one or revoke its siblings', async () => {
+    const account = await newAccount('open', 'R');
+    const open = await newKey(account);
+    const limited = await admin('POST', '/admin/v1/keys', { account_id: account, models: ['chat-model'] });
+    assert.equal(limited.status, 201);
+    const key = limited.json.key as string;
+    const minted = await call('POST', '/maas/v1/keys', key, { name: 'escape' });
+    assert.equal(minted.status, 403);
+    assert.equal(errorOf(minted).code, 'permission_denied');
+    assert.equal((await call('DELETE', `/maas/v1/keys/${open.id}`, key)).status, 403);
+    assert.equal((await chat(open.key)).status, 200, 'the unrestricted key still works');
+    assert.equal((await call('POST', '/maas/v1/keys', open.key, { name: 'fine' })).status, 201, 'an unrestricted key manages keys');
+    assert.equal((await call('GET', '/maas/v1/keys', key)).status, 200, 'listing stays allowed');
+  });
+
   test('bad admin input → 400 naming the field', async () => {
     const account = await newAccount('open');
     const cases: Array<[string, string, unknown, string]> = [
       ['POST', '/admin/v1/accounts', { plan: 'basic' }, 'name'],
       ['POST', '/admin/v1/accounts', { name: 'x', plan: 'gold' }, 'plan'],
+      ['POST', '/admin/v1/accounts', { name: 'x', plan: 'constructor' }, 'plan'],
+      ['PATCH', `/admin/v1/accounts/${account}`, { plan: '__proto__' }, 'plan'],
       ['POST', '/admin/v1/accounts', { name: 'x', plan: 'basic', extra: 1 }, 'extra'],
       ['PATCH', `/admin/v1/accounts/${account}`, { status: 'paused' }, 'status'],
       ['POST', '/admin/v1/keys', { name: 'k' }, 'account_id'],

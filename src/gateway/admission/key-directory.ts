@@ -137,7 +137,7 @@ export class KeyDirectory implements Authenticator {
   }
 
   #principalOf(row: KeyRow): Principal | undefined {
-    const plan = this.#plans[row.account.plan];
+    const plan = Object.hasOwn(this.#plans, row.account.plan) ? this.#plans[row.account.plan] : undefined; // `constructor` is no plan
     if (plan === undefined) return undefined;
     const policy: LimitPolicy = {
       rpm: row.limits?.rpm ?? plan.rpm,
