@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { formatYuan, parseYuan } from '../billing/money.ts';
+import { formatYuan, MAX_BALANCE, parseYuan } from '../billing/money.ts';
+import { singleValued } from './query.ts';
 import type { BillingStore, LedgerEntry, UsageGroup, UsageQuery } from '../billing/types.ts';
 import { GatewayError, invalidRequest } from '../errors/gateway-error.ts';
 import { validateBody } from '../protocol/validate/validate.ts';
@@ -94,8 +95,11 @@ const USAGE_COLUMNS = ['requests', 'prompt_tokens', 'completion_tokens', 'cached
 /** The header row always names every column, also for an empty period, so importers see one shape. */
 function toCsv(columns: readonly string[], rows: Array<Record<string, unknown>>): string {
   const cell = (v: unknown): string => {
-    const text = String(v ?? '');
-    return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+    let text = String(v ?? '');
+    // Tenants name their own models and chips: text a spreadsheet would run as a formula is
+    // neutralised with a leading quote (numbers, negative ones included, stay numbers).
+    if (/^[=+\-@\t\r]/.test(text) && !/^-?\d+(\.\d+)?$/.test(text)) text = `'${text}`;
+    return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
   };
   return [columns.join(','), ...rows.map((r) => columns.map((c) => cell(r[c])).join(','))].join('\n') + '\n';
 }
@@ -110,6 +114,7 @@ export function registerBillingRoutes(app: FastifyInstance, billing: BillingStor
       const body = validateBody<Static<typeof CreditBody>>(checkCredit, request.body);
       const amount = parseYuan(body.amount);
       if (amount === undefined) throw invalidRequest(`'amount' must be a decimal number of yuan with at most 9 decimals, got '${body.amount}'.`, 'amount');
+      if (amount > MAX_BALANCE || amount < -MAX_BALANCE) throw invalidRequest(`'amount' may be at most ${formatYuan(MAX_BALANCE)} yuan either way.`, 'amount');
       const kind = body.kind ?? 'topup';
       if (amount <= 0n && kind !== 'adjustment') throw invalidRequest(`'amount' must be positive for a ${kind}.`, 'amount');
       await tenancy.getAccount(request.params.id);
@@ -123,12 +128,13 @@ export function registerBillingRoutes(app: FastifyInstance, billing: BillingStor
     });
     admin.get<{ Params: { id: string }; Querystring: { limit?: string } }>('/admin/v1/accounts/:id/ledger', async (request, reply) => {
       await tenancy.getAccount(request.params.id);
-      const limit = request.query.limit === undefined ? 100 : Number(request.query.limit);
+      const limit = singleValued(request.query).limit === undefined ? 100 : Number(request.query.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw invalidRequest("'limit' must be an integer from 1 to 10000.", 'limit');
       json(reply, 200, list((await billing.ledger(request.params.id, { limit })).map(presentLedgerEntry)));
     });
     admin.get<{ Querystring: UsageParams }>('/admin/v1/usage', async (request, reply) => {
-      await sendUsage(billing, reply, usageQuery(request.query, request.query.account_id), request.query.format);
+      const query = singleValued(request.query);
+      await sendUsage(billing, reply, usageQuery(query, query.account_id), query.format);
     });
     admin.get('/admin/v1/ledger/verify', async (_request, reply) => {
       const reports = await billing.verify();
@@ -149,6 +155,7 @@ export function registerBillingRoutes(app: FastifyInstance, billing: BillingStor
   app.get<{ Querystring: UsageParams }>('/maas/v1/usage', async (request, reply) => {
     const principal = request.principal;
     if (principal?.role !== 'user' || principal.accountId === undefined) throw new GatewayError('permission_denied', 'Usage needs an account key.');
-    await sendUsage(billing, reply, usageQuery(request.query, principal.accountId), request.query.format);
+    const query = singleValued(request.query);
+    await sendUsage(billing, reply, usageQuery(query, principal.accountId), query.format);
   });
 }

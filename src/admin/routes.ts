@@ -1,3 +1,4 @@
+import { singleValued } from './query.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Principal } from '../gateway/admission/principal.ts';
@@ -58,7 +59,7 @@ export function registerAdminRoutes(app: FastifyInstance, tenancy: Tenancy): voi
       json(reply, 201, presentKey(record, secret));
     });
     admin.get<{ Querystring: { account_id?: string } }>('/admin/v1/keys', async (request, reply) => {
-      json(reply, 200, list((await tenancy.listKeys(request.query.account_id)).map((k) => presentKey(k))));
+      json(reply, 200, list((await tenancy.listKeys(singleValued(request.query).account_id)).map((k) => presentKey(k))));
     });
     admin.delete<{ Params: Params }>('/admin/v1/keys/:id', async (request, reply) => {
       json(reply, 200, presentKey(await tenancy.revokeKey(request.params.id)));

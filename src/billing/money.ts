@@ -4,6 +4,9 @@
  * in the CLI it is a decimal string of yuan.
  */
 export const NANOS_PER_YUAN = 1_000_000_000n;
+
+/** The most an account may hold: 10^9 yuan, far inside a 64-bit integer of nano-yuan (9.2 × 10^18). */
+export const MAX_BALANCE = 1_000_000_000n * NANOS_PER_YUAN;
 const SCALE_DIGITS = 9;
 const DECIMAL = /^(-)?(\d+)(?:\.(\d+))?$/;
 

@@ -236,6 +236,36 @@ describe('per-request billing', () => {
   });
 });
 
+describe('control-plane input', () => {
+  test('a repeated query parameter, a credit beyond the maximum balance → 400; tenant text is no formula in the CSV export', async () => {
+    const { id, key } = await account('1');
+    for (const path of ['/admin/v1/usage?group_by=day&group_by=model', '/admin/v1/usage?model=a&model=b', '/admin/v1/keys?account_id=a&account_id=b', `/admin/v1/accounts/${id}/ledger?limit=1&limit=2`]) {
+      const res = await admin('GET', path);
+      assert.equal(res.status, 400, path);
+      assert.equal((res.json.error as Json).code, 'invalid_request');
+    }
+    assert.equal((await call('GET', '/maas/v1/usage?chip=a&chip=b', key)).status, 400);
+    const huge = await admin('POST', `/admin/v1/accounts/${id}/credits`, { amount: '99999999999999999999999999999', reason: 'r' });
+    assert.equal(huge.status, 400);
+    assert.equal((huge.json.error as Json).param, 'amount');
+    const top = await admin('POST', `/admin/v1/accounts/${id}/credits`, { amount: '999999999', reason: 'r' });
+    assert.equal(top.status, 200, 'up to the maximum');
+    const over = await admin('POST', `/admin/v1/accounts/${id}/credits`, { amount: '2', reason: 'r' });
+    assert.equal(over.status, 400, 'the balance would pass 1,000,000,000 yuan');
+    assert.equal(await balanceOf(id), '1000000000');
+
+    // An account's own engine named like a formula, called once, then exported by the operator.
+    const created = await call('POST', '/maas/v1/deployments', key, { model: '=HYPERLINK("http://evil/","x")', base_url: sim.baseURL, upstream_model: 'chat-model' });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const called = await call('POST', `/maas/deployment/${created.json.id as string}/chat/completions`, key, { messages: [{ role: 'user', content: 'x' }], max_tokens: 2 });
+    assert.equal(called.status, 200, JSON.stringify(called.json));
+    const csv = await fetch(`${gw.url}/admin/v1/usage?group_by=model&format=csv&account_id=${id}`, { headers: { authorization: `Bearer ${gw.adminKey}` } });
+    const text = await csv.text();
+    assert.ok(text.includes(`"'=HYPERLINK(""http://evil/"",""x"")"`), text);
+    assert.ok(!/(^|,)"?=/m.test(text), 'no cell starts with =');
+  });
+});
+
 describe('durability', () => {
   test('SIGKILL during a load of streams: after restart every request the upstream served has a usage record, and the ledger verifies', async () => {
     await acrossRestart(

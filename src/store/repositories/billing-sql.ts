@@ -68,7 +68,8 @@ export class BillingStatements {
     );
     this.credit = new Statement(
       db,
-      sql`UPDATE accounts SET balance = balance + ${big(0)} WHERE id = ${arg(1)} AND balance + ${big(0)} >= held RETURNING CAST(balance AS TEXT) AS balance`,
+      // The upper bound keeps the sum inside a 64-bit integer on both stores.
+      sql`UPDATE accounts SET balance = balance + ${big(0)} WHERE id = ${arg(1)} AND balance + ${big(0)} >= held AND balance <= ${big(2)} - ${big(0)} RETURNING CAST(balance AS TEXT) AS balance`,
     );
     this.settledBalance = new Statement(
       db,

@@ -13,6 +13,7 @@ import type {
   UsageStatus,
   VerifyReport,
 } from '../../billing/types.ts';
+import { formatYuan, MAX_BALANCE } from '../../billing/money.ts';
 import { StoreConflictError } from '../errors.ts';
 import { GroupCommit, kyselyRunner, TurnGroups, type BatchTx, type TransactionRunner } from '../group-commit.ts';
 import type { Step } from '../prepared.ts';
@@ -107,9 +108,9 @@ export class KyselyBillingStore implements BillingStore {
   }
 
   *#creditIn(tx: BatchTx, accountId: string, amount: bigint, kind: Exclude<LedgerKind, 'usage'>, reason: string): Step<{ readonly balance: bigint }> {
-    const updated = (yield* this.#sql.credit.step([amount.toString(), accountId]))[0];
+    const updated = (yield* this.#sql.credit.step([amount.toString(), accountId, MAX_BALANCE.toString()]))[0];
     if (updated === undefined) {
-      throw new StoreConflictError(`cannot credit ${accountId}: unknown account, or the balance would fall below what is held`);
+      throw new StoreConflictError(`cannot credit ${accountId}: unknown account, or the balance would fall below what is held or above ${formatYuan(MAX_BALANCE)} yuan`);
     }
     this.#deferLedger(tx, accountId, kind, amount, updated.balance, reason, null);
     return { balance: BigInt(updated.balance) };

@@ -1,0 +1,12 @@
+import { invalidRequest } from '../errors/gateway-error.ts';
+
+/**
+ * Each query parameter once: Fastify hands a repeated one (`?model=a&model=b`) over as an
+ * array, which the handlers here do not read — a 400 naming it, rather than a failed query.
+ */
+export function singleValued<T extends object>(query: T): T {
+  for (const [name, value] of Object.entries(query)) {
+    if (typeof value !== 'string') throw invalidRequest(`'${name}' may be given only once.`, name);
+  }
+  return query;
+}
