@@ -22,6 +22,27 @@ const CreateDeploymentBody = Type.Object(
 );
 const checkCreate = TypeCompiler.Compile(CreateDeploymentBody);
 
+/**
+ * These end up in upstream request headers (the api key), in logs, tables and CSV exports: a
+ * line break or another control character in them is refused now rather than failing every call.
+ */
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+function requirePrintable(body: Static<typeof CreateDeploymentBody>): void {
+  for (const field of ['model', 'base_url', 'api_key', 'upstream_model', 'chip'] as const) {
+    const value = body[field];
+    if (typeof value === 'string' && hasControlCharacter(value)) {
+      throw invalidRequest(`'${field}' may not contain line breaks or other control characters.`, field);
+    }
+  }
+}
+
 export interface DeploymentRouteDeps {
   readonly router: Router;
   readonly deployments: PrivateDeployments;
@@ -53,6 +74,7 @@ function registerOwnerRoutes(app: FastifyInstance, deps: DeploymentRouteDeps): v
   app.post('/maas/v1/deployments', async (request, reply) => {
     const accountId = ownerOf(request);
     const body = validateBody<Static<typeof CreateDeploymentBody>>(checkCreate, request.body);
+    requirePrintable(body);
     const record = await deployments.create({
       accountId,
       model: body.model,

@@ -45,11 +45,24 @@ function seconds(ms: number): number {
 /** `expires_at` as RFC 3339 text or Unix seconds → epoch ms; 400 naming the field otherwise. */
 export function parseExpiry(value: string | number | null | undefined): number | null {
   if (value === undefined || value === null) return null;
-  if (typeof value === 'number') return value * 1000;
-  if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$/.test(value)) {
-    throw invalidRequest(`'expires_at' must be an RFC 3339 date-time or Unix seconds, got '${value}'.`, 'expires_at');
+  const ms = typeof value === 'number' || /^\d+$/.test(value) ? Number(value) * 1000 : parseDate(value);
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0 || ms > LAST_MS) {
+    throw invalidRequest(`'expires_at' must be an RFC 3339 date-time (with its offset, or a date) or Unix seconds up to the year 9999, got '${value}'.`, 'expires_at');
   }
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw invalidRequest(`'expires_at' is not a valid date: '${value}'.`, 'expires_at');
   return ms;
+}
+
+/** 9999-12-31T23:59:59.999Z: what every store and date formatter here can hold. */
+const LAST_MS = 253_402_300_799_999;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
+
+/** A date (UTC midnight) or a date-time with its offset; an impossible day (02-30) is undefined, not March. */
+function parseDate(text: string): number | undefined {
+  const match = RFC3339.exec(text);
+  if (match === null) return undefined;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const midnight = new Date(Date.UTC(year, month - 1, day));
+  if (midnight.getUTCFullYear() !== year || midnight.getUTCMonth() !== month - 1 || midnight.getUTCDate() !== day) return undefined;
+  const ms = Date.parse(text.length === 10 ? `${text}T00:00:00Z` : text);
+  return Number.isNaN(ms) ? undefined : ms;
 }

@@ -49,9 +49,9 @@ function displayRow(row: Json): Json {
 
 function intFlag(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new CliError(`--${flag} must be a non-negative integer, got '${value}'`);
-  return n;
+  // Digits only: Number('') is 0 (which means unlimited), and '0x10' or '1e3' are not what anyone types.
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new CliError(`--${flag} must be a non-negative integer, got '${value}'`);
+  return Number(value);
 }
 
 export async function runAccounts(argv: string[]): Promise<void> {

@@ -30,6 +30,11 @@ async function cliStory(storeEnv: Record<string, string>): Promise<void> {
   const bad = await maas(['accounts', 'create', '--name', 'X', '--plan', 'gold'], storeEnv);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /Unknown plan 'gold'.*\(plan\)/);
+  for (const rpm of ['', '0x10', '1e3', '-1']) {
+    const badLimit = await maas(['keys', 'create', '--account', account.id, `--rpm=${rpm}`], storeEnv);
+    assert.equal(badLimit.code, 1, `--rpm '${rpm}' (an empty one would mean unlimited)`);
+    assert.match(badLimit.stderr, /--rpm must be a non-negative integer/);
+  }
 
   const gw = await startGateway({ env: storeEnv });
   try {

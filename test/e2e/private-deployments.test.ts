@@ -206,6 +206,8 @@ describe('private deployments', () => {
       [{ model: 'mif-abc', base_url: 'http://example.com/v1' }, 'model'],
       [{ model: 'm', base_url: 'http://example.com/v1', upstream_model: '' }, 'upstream_model'],
       [{ model: 'm', base_url: 'http://example.com/v1', api_key: 42 }, 'api_key'],
+      [{ model: 'm', base_url: 'http://example.com/v1', api_key: 'X\nInjected: yes' }, 'api_key'],
+      [{ model: 'line\nbreak', base_url: 'http://example.com/v1' }, 'model'],
       [{ model: 'm', base_url: 'http://example.com/v1', region: 'eu' }, 'region'],
     ];
     for (const [body, param] of cases) {

@@ -167,6 +167,9 @@ describe('accounts and keys', () => {
       ['POST', '/admin/v1/keys', { account_id: 'acct_missing' }, 'account_id'],
       ['POST', '/admin/v1/keys', { account_id: account, expires_at: 'next tuesday' }, 'expires_at'],
       ['POST', '/admin/v1/keys', { account_id: account, expires_at: '2001-01-01T00:00:00Z' }, 'expires_at'],
+      ['POST', '/admin/v1/keys', { account_id: account, expires_at: '2030-02-30T00:00:00Z' }, 'expires_at'],
+      ['POST', '/admin/v1/keys', { account_id: account, expires_at: '2030-01-01T00:00' }, 'expires_at'],
+      ['POST', '/admin/v1/keys', { account_id: account, expires_at: 1e20 }, 'expires_at'],
       ['POST', '/admin/v1/keys', { account_id: account, models: ['no-such-model'] }, 'models[0]'],
       ['POST', '/admin/v1/keys', { account_id: account, limits: { rpm: -1 } }, 'limits.rpm'],
     ];
@@ -176,6 +179,11 @@ describe('accounts and keys', () => {
       assert.equal(errorOf(res).code, 'invalid_request');
       assert.equal(errorOf(res).param, param, JSON.stringify(body));
     }
+    // Unix seconds as text (what a CLI flag gives), and a plain date, are accepted.
+    const seconds = await admin('POST', '/admin/v1/keys', { account_id: account, expires_at: '1893456000' });
+    assert.equal(seconds.status, 201, JSON.stringify(seconds.json));
+    assert.equal(seconds.json.expires_at, 1893456000);
+    assert.equal((await admin('POST', '/admin/v1/keys', { account_id: account, expires_at: '2031-01-01' })).status, 201);
   });
 });
 
