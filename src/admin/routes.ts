@@ -1,6 +1,6 @@
 import { singleValued } from './query.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError } from '../errors/gateway-error.ts';
+import { GatewayError, invalidRequest } from '../errors/gateway-error.ts';
 import type { Principal } from '../gateway/admission/principal.ts';
 import { validateBody } from '../protocol/validate/validate.ts';
 import { list, parseExpiry, presentAccount, presentKey } from './present.ts';
@@ -27,6 +27,16 @@ function requireOwner(request: FastifyRequest): Principal & { accountId: string 
   return principal as Principal & { accountId: string };
 }
 
+/** Accounts per page of `GET /admin/v1/accounts`; `offset` pages on (`has_more` says when). */
+const MAX_PAGE = 1000;
+
+function pageParam(value: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw invalidRequest(`'${name}' must be an integer from ${min} to ${max}, got '${value}'.`, name);
+  return n;
+}
+
 /** The operator's API under /admin/v1: accounts and keys of every tenant. */
 export function registerAdminRoutes(app: FastifyInstance, tenancy: Tenancy): void {
   app.register(async (admin) => {
@@ -36,8 +46,13 @@ export function registerAdminRoutes(app: FastifyInstance, tenancy: Tenancy): voi
       const body = validateBody<CreateAccountInput>(checks.createAccount, request.body);
       json(reply, 201, presentAccount(await tenancy.createAccount(body)));
     });
-    admin.get('/admin/v1/accounts', async (_request, reply) => {
-      json(reply, 200, list((await tenancy.listAccounts()).map(presentAccount)));
+    admin.get<{ Querystring: { limit?: string; offset?: string } }>('/admin/v1/accounts', async (request, reply) => {
+      const query = singleValued(request.query);
+      const limit = pageParam(query.limit, 'limit', 1, MAX_PAGE) ?? MAX_PAGE;
+      const offset = pageParam(query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? 0;
+      // One more than asked says whether another page follows.
+      const rows = await tenancy.listAccounts({ limit: limit + 1, offset });
+      json(reply, 200, { ...list(rows.slice(0, limit).map(presentAccount)), has_more: rows.length > limit });
     });
     admin.get<{ Params: Params }>('/admin/v1/accounts/:id', async (request, reply) => {
       json(reply, 200, presentAccount(await tenancy.getAccount(request.params.id)));

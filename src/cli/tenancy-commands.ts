@@ -54,6 +54,18 @@ function intFlag(value: string | undefined, flag: string): number | undefined {
   return Number(value);
 }
 
+/** Every account, page after page (the API answers at most 1,000 at a time). */
+async function allAccounts(backend: AdminBackend): Promise<Json> {
+  const data: Json[] = [];
+  for (let offset = 0; ; ) {
+    const page = await backend.call('GET', `/admin/v1/accounts?offset=${offset}`);
+    const rows = page.data as Json[];
+    data.push(...rows);
+    if (page.has_more !== true || rows.length === 0) return { object: 'list', data };
+    offset += rows.length;
+  }
+}
+
 export async function runAccounts(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -67,7 +79,7 @@ export async function runAccounts(argv: string[]): Promise<void> {
       case 'create':
         return output(await backend.call('POST', '/admin/v1/accounts', { name: values.name, plan: values.plan }), values.json, ACCOUNT_COLUMNS);
       case 'list':
-        return output(await backend.call('GET', '/admin/v1/accounts'), values.json, ACCOUNT_COLUMNS);
+        return output(await allAccounts(backend), values.json, ACCOUNT_COLUMNS);
       case 'show':
         return output(await backend.call('GET', `/admin/v1/accounts/${encodeURIComponent(required(id, 'ID'))}`), values.json, ACCOUNT_COLUMNS);
       case 'update': {

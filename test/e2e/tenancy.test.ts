@@ -154,6 +154,19 @@ describe('accounts and keys', () => {
     assert.equal((await call('GET', '/maas/v1/keys', key)).status, 200, 'listing stays allowed');
   });
 
+  test('the account list pages: limit, offset and has_more', async () => {
+    const all = await admin('GET', '/admin/v1/accounts');
+    const total = (all.json.data as Json[]).length;
+    assert.ok(total >= 3);
+    assert.equal(all.json.has_more, false);
+    const first = await admin('GET', '/admin/v1/accounts?limit=2');
+    assert.deepEqual([(first.json.data as Json[]).length, first.json.has_more], [2, true]);
+    const rest = await admin('GET', '/admin/v1/accounts?limit=1000&offset=2');
+    assert.equal((rest.json.data as Json[]).length, total - 2);
+    assert.deepEqual([...(first.json.data as Json[]), ...(rest.json.data as Json[])].map((a) => a.id), (all.json.data as Json[]).map((a) => a.id));
+    for (const bad of ['limit=0', 'limit=1001', 'offset=-1', 'limit=abc']) assert.equal((await admin('GET', `/admin/v1/accounts?${bad}`)).status, 400, bad);
+  });
+
   test('bad admin input → 400 naming the field', async () => {
     const account = await newAccount('open');
     const cases: Array<[string, string, unknown, string]> = [
