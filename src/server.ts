@@ -20,6 +20,7 @@ import { registerBillingRoutes } from './admin/billing-routes.ts';
 import { registerDeploymentRoutes } from './admin/deployment-routes.ts';
 import type { PrivateDeployments } from './gateway/routing/private-deployments.ts';
 import { answerClientError } from './http/client-errors.ts';
+import { EMPTY_BODY, UNPARSABLE_BODY } from './protocol/validate/validate.ts';
 import type { InFlight } from './gateway/in-flight.ts';
 import { CorsPolicy } from './http/cors.ts';
 import { WrongMethods } from './http/wrong-method.ts';
@@ -176,14 +177,12 @@ function withLimits(principal: Principal, request: FastifyRequest, reply: Fastif
 function installJsonParser(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, text, done) => {
-    if ((text as string).length === 0) {
-      done(new GatewayError('invalid_request', 'The request body is empty; send a JSON object.'), undefined);
-      return;
-    }
+    if ((text as string).length === 0) return done(null, EMPTY_BODY);
     try {
       done(null, JSON.parse(text as string));
     } catch {
-      done(new GatewayError('invalid_request', 'We could not parse the JSON body of your request. Send valid JSON.'), undefined);
+      // The body was read whole; the 400 comes from the route's validation, on an open connection.
+      done(null, UNPARSABLE_BODY);
     }
   });
 }

@@ -174,6 +174,23 @@ describe('requests rejected before any route', () => {
     assert.equal(received.split('HTTP/1.1 ').length - 1, 1, received.slice(0, 2000));
   });
 
+  test('a body that is not JSON gets its 400 and the connection stays open for the requests behind it', async () => {
+    const { hostname, port } = new URL(gw.url);
+    const socket = connect(Number(port), hostname);
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk.toString()));
+    const post = (body: string) =>
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gw.apiKey}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    socket.write(post(chatBody) + post('{"model": ') + post('') + post(chatBody));
+    for (let i = 0; i < 300 && received.split('HTTP/1.1 ').length - 1 < 4; i++) await new Promise((r) => setTimeout(r, 10));
+    socket.destroy();
+    const statuses = [...received.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]);
+    assert.deepEqual(statuses, ['200', '400', '400', '200'], received.slice(0, 3000));
+    assert.ok(!/connection: close/i.test(received));
+    assert.match(received, /could not parse the JSON body/);
+    assert.match(received, /The request body is empty/);
+  });
+
   test('a URL that cannot be decoded → 400 invalid_request with x-request-id', async () => {
     const raw = await rawExchange(gw, `GET /v1/models/%ZZ HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gw.apiKey}\r\nconnection: close\r\n\r\n`);
     assert.match(raw, /^HTTP\/1\.1 400 /);

@@ -7,6 +7,19 @@ import { ChatRequestSchema, CompletionRequestSchema, EmbeddingRequestSchema } fr
 
 export type JsonObject = Record<string, unknown>;
 
+/**
+ * What the JSON body parser hands on for a body it could not read, instead of failing there:
+ * a parser error makes Fastify close the connection, so a client's pipelined or kept-alive
+ * requests would go with it. The validators below turn these into the 400.
+ */
+export const UNPARSABLE_BODY: unique symbol = Symbol('unparsable JSON body');
+export const EMPTY_BODY: unique symbol = Symbol('empty body');
+
+function requireReadable(body: unknown): void {
+  if (body === UNPARSABLE_BODY) throw invalidRequest('We could not parse the JSON body of your request. Send valid JSON.');
+  if (body === EMPTY_BODY) throw invalidRequest('The request body is empty; send a JSON object.');
+}
+
 const compiled: Readonly<Record<Endpoint, TypeCheck<TSchema>>> = {
   chat: TypeCompiler.Compile(ChatRequestSchema),
   completions: TypeCompiler.Compile(CompletionRequestSchema),
@@ -19,6 +32,7 @@ const compiled: Readonly<Record<Endpoint, TypeCheck<TSchema>>> = {
  * the body's `model` optional.
  */
 export function validateRequest(endpoint: Endpoint, body: unknown, pathModel?: string): JsonObject {
+  requireReadable(body);
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw invalidRequest('The request body must be a JSON object.');
   }
@@ -32,6 +46,7 @@ export function validateRequest(endpoint: Endpoint, body: unknown, pathModel?: s
 
 /** Checks any JSON body against a compiled schema: 400 naming the first bad field. */
 export function validateBody<T>(check: TypeCheck<TSchema>, body: unknown): T {
+  requireReadable(body);
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw invalidRequest('The request body must be a JSON object.');
   }
