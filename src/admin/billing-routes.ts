@@ -117,6 +117,7 @@ export function registerBillingRoutes(app: FastifyInstance, billing: BillingStor
       if (amount > MAX_BALANCE || amount < -MAX_BALANCE) throw invalidRequest(`'amount' may be at most ${formatYuan(MAX_BALANCE)} yuan either way.`, 'amount');
       const kind = body.kind ?? 'topup';
       if (amount <= 0n && kind !== 'adjustment') throw invalidRequest(`'amount' must be positive for a ${kind}.`, 'amount');
+      if (amount === 0n) throw invalidRequest("'amount' of an adjustment may not be 0: it would change nothing.", 'amount');
       await tenancy.getAccount(request.params.id);
       try {
         const { balance } = await billing.credit(request.params.id, amount, kind, body.reason);

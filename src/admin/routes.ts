@@ -59,6 +59,7 @@ export function registerAdminRoutes(app: FastifyInstance, tenancy: Tenancy): voi
     });
     admin.patch<{ Params: Params }>('/admin/v1/accounts/:id', async (request, reply) => {
       const body = validateBody<UpdateAccountInput>(checks.updateAccount, request.body);
+      if (Object.keys(body).length === 0) throw invalidRequest("Nothing to change: send 'name', 'plan' or 'status'.");
       json(reply, 200, presentAccount(await tenancy.updateAccount(request.params.id, body)));
     });
 

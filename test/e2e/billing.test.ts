@@ -248,6 +248,8 @@ describe('control-plane input', () => {
     const huge = await admin('POST', `/admin/v1/accounts/${id}/credits`, { amount: '99999999999999999999999999999', reason: 'r' });
     assert.equal(huge.status, 400);
     assert.equal((huge.json.error as Json).param, 'amount');
+    const zero = await admin('POST', `/admin/v1/accounts/${id}/credits`, { amount: '0', reason: 'r', kind: 'adjustment' });
+    assert.deepEqual([zero.status, (zero.json.error as Json).param], [400, 'amount'], 'an adjustment of 0 changes nothing');
     const top = await admin('POST', `/admin/v1/accounts/${id}/credits`, { amount: '999999999', reason: 'r' });
     assert.equal(top.status, 200, 'up to the maximum');
     const over = await admin('POST', `/admin/v1/accounts/${id}/credits`, { amount: '2', reason: 'r' });

@@ -192,6 +192,8 @@ describe('accounts and keys', () => {
       assert.equal(errorOf(res).code, 'invalid_request');
       assert.equal(errorOf(res).param, param, JSON.stringify(body));
     }
+    const nothing = await admin('PATCH', `/admin/v1/accounts/${account}`, {});
+    assert.equal(nothing.status, 400, 'a PATCH that changes nothing');
     // Unix seconds as text (what a CLI flag gives), and a plain date, are accepted.
     const seconds = await admin('POST', '/admin/v1/keys', { account_id: account, expires_at: '1893456000' });
     assert.equal(seconds.status, 201, JSON.stringify(seconds.json));
