@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { formatYuan, MAX_BALANCE, parseYuan } from '../billing/money.ts';
-import { singleValued } from './query.ts';
+import { integerParam, singleValued } from './query.ts';
 import type { BillingStore, LedgerEntry, UsageGroup, UsageQuery } from '../billing/types.ts';
 import { GatewayError, invalidRequest } from '../errors/gateway-error.ts';
 import { validateBody } from '../protocol/validate/validate.ts';
@@ -64,7 +64,7 @@ export function usageQuery(q: UsageParams, accountId: string | undefined): Usage
   const time = (value: string | undefined, name: string): number | undefined => {
     if (value === undefined) return undefined;
     try {
-      return parseExpiry(/^\d+$/.test(value) ? Number(value) : value) ?? undefined;
+      return parseExpiry(value) ?? undefined;
     } catch {
       throw invalidRequest(`'${name}' must be an RFC 3339 date-time or Unix seconds, got '${value}'.`, name);
     }
@@ -129,8 +129,7 @@ export function registerBillingRoutes(app: FastifyInstance, billing: BillingStor
     });
     admin.get<{ Params: { id: string }; Querystring: { limit?: string } }>('/admin/v1/accounts/:id/ledger', async (request, reply) => {
       await tenancy.getAccount(request.params.id);
-      const limit = singleValued(request.query).limit === undefined ? 100 : Number(request.query.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw invalidRequest("'limit' must be an integer from 1 to 10000.", 'limit');
+      const limit = integerParam(singleValued(request.query).limit, 'limit', 1, 10_000) ?? 100;
       json(reply, 200, list((await billing.ledger(request.params.id, { limit })).map(presentLedgerEntry)));
     });
     admin.get<{ Querystring: UsageParams }>('/admin/v1/usage', async (request, reply) => {

@@ -10,3 +10,11 @@ export function singleValued<T extends object>(query: T): T {
   }
   return query;
 }
+
+/** An integer query parameter within bounds; undefined when absent, 400 naming it otherwise. */
+export function integerParam(value: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw invalidRequest(`'${name}' must be an integer from ${min} to ${max}, got '${value}'.`, name);
+  return n;
+}

@@ -1,4 +1,4 @@
-import { singleValued } from './query.ts';
+import { integerParam, singleValued } from './query.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, invalidRequest } from '../errors/gateway-error.ts';
 import type { Principal } from '../gateway/admission/principal.ts';
@@ -30,13 +30,6 @@ function requireOwner(request: FastifyRequest): Principal & { accountId: string 
 /** Accounts per page of `GET /admin/v1/accounts`; `offset` pages on (`has_more` says when). */
 const MAX_PAGE = 1000;
 
-function pageParam(value: string | undefined, name: string, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw invalidRequest(`'${name}' must be an integer from ${min} to ${max}, got '${value}'.`, name);
-  return n;
-}
-
 /** The operator's API under /admin/v1: accounts and keys of every tenant. */
 export function registerAdminRoutes(app: FastifyInstance, tenancy: Tenancy): void {
   app.register(async (admin) => {
@@ -48,8 +41,8 @@ export function registerAdminRoutes(app: FastifyInstance, tenancy: Tenancy): voi
     });
     admin.get<{ Querystring: { limit?: string; offset?: string } }>('/admin/v1/accounts', async (request, reply) => {
       const query = singleValued(request.query);
-      const limit = pageParam(query.limit, 'limit', 1, MAX_PAGE) ?? MAX_PAGE;
-      const offset = pageParam(query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? 0;
+      const limit = integerParam(query.limit, 'limit', 1, MAX_PAGE) ?? MAX_PAGE;
+      const offset = integerParam(query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? 0;
       // One more than asked says whether another page follows.
       const rows = await tenancy.listAccounts({ limit: limit + 1, offset });
       json(reply, 200, { ...list(rows.slice(0, limit).map(presentAccount)), has_more: rows.length > limit });

@@ -1,3 +1,4 @@
+import { planNamed } from '../config/plans.ts';
 import type { Plan } from '../config/schema.ts';
 import { GatewayError, invalidRequest } from '../errors/gateway-error.ts';
 import type { KeyDirectory } from '../gateway/admission/key-directory.ts';
@@ -134,11 +135,6 @@ export class Tenancy {
       }
     }
   }
-}
-
-/** A configured plan by name: own properties only (`constructor` is not a plan). */
-export function planNamed(plans: Readonly<Record<string, Plan>>, name: string): Plan | undefined {
-  return Object.hasOwn(plans, name) ? plans[name] : undefined;
 }
 
 function notFound(kind: 'account' | 'key', id: string): GatewayError {

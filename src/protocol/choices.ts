@@ -12,7 +12,8 @@ export function choicesOf(endpoint: Endpoint, body: JsonObject): number {
   return endpoint === 'completions' ? n * promptCount(body.prompt) : n;
 }
 
-function promptCount(prompt: unknown): number {
+/** Completions `prompt`: a string or one token-id array is one prompt; an array of them a batch. */
+export function promptCount(prompt: unknown): number {
   if (!Array.isArray(prompt) || prompt.length === 0 || typeof prompt[0] === 'number') return 1;
   return prompt.length;
 }

@@ -1,3 +1,4 @@
+import { planNamed } from '../../config/plans.ts';
 import type { Plan } from '../../config/schema.ts';
 import { GatewayError } from '../../errors/gateway-error.ts';
 import type { LimitPolicy } from '../../limits/limiter.ts';
@@ -137,7 +138,7 @@ export class KeyDirectory implements Authenticator {
   }
 
   #principalOf(row: KeyRow): Principal | undefined {
-    const plan = Object.hasOwn(this.#plans, row.account.plan) ? this.#plans[row.account.plan] : undefined; // `constructor` is no plan
+    const plan = planNamed(this.#plans, row.account.plan);
     if (plan === undefined) return undefined;
     const policy: LimitPolicy = {
       rpm: row.limits?.rpm ?? plan.rpm,

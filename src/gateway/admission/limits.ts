@@ -4,7 +4,7 @@ import type { Admitted, Limiter, Rejected } from '../../limits/limiter.ts';
 import { estimateTokensFromBytes } from '../../protocol/tokens.ts';
 import type { JsonObject } from '../../protocol/validate/validate.ts';
 import type { Endpoint } from '../../providers/adapter.ts';
-import { choicesOf } from '../../protocol/choices.ts';
+import { choicesOf, promptCount } from '../../protocol/choices.ts';
 import type { Principal } from './principal.ts';
 
 /** Gitee AI's documented default for `max_tokens` when a request names none. */
@@ -26,14 +26,14 @@ export function estimatePromptTokens(endpoint: Endpoint, body: JsonObject, bodyB
  * larger (generated and billed too). Embeddings generate nothing.
  */
 export function maxOutputTokens(endpoint: Endpoint, body: JsonObject, modelCap: number | undefined): number {
-  const choices = choicesOf(endpoint, body);
-  if (choices === 0) return 0;
+  if (endpoint === 'embeddings') return 0;
   const asked = body.max_completion_tokens ?? body.max_tokens;
   const perChoice = typeof asked === 'number' ? asked : (modelCap ?? DEFAULT_OUTPUT_CAP);
-  // best_of is a completions field (an integer up to 20 there); elsewhere it is an unknown extra.
-  const bestOf = endpoint === 'completions' && typeof body.best_of === 'number' ? body.best_of : 0;
+  if (endpoint === 'chat') return perChoice * choicesOf(endpoint, body);
+  // best_of is a completions field (an integer up to 20 there); on chat it is an unknown extra.
   const n = typeof body.n === 'number' ? body.n : 1;
-  return perChoice * Math.max(choices, (choices / n) * bestOf);
+  const bestOf = typeof body.best_of === 'number' ? body.best_of : 0;
+  return perChoice * Math.max(n, bestOf) * promptCount(body.prompt);
 }
 
 /**

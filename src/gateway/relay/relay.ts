@@ -12,7 +12,7 @@ import { pumpStream, type StreamEnd } from './pump.ts';
 import { pushedBody, readBody } from './read-body.ts';
 import type { ResponseContext } from './response-context.ts';
 import { StreamTransformer } from './stream-transform.ts';
-import { errorInAnswer, inPublicTerms, readJsonInsteadOfStream, readUpstreamError } from './upstream-error.ts';
+import { errorInAnswer, readJsonInsteadOfStream, readUpstreamError } from './upstream-error.ts';
 
 /** What the client asked for, read once before the body is rewritten for the first upstream. */
 export interface ClientWishes {
@@ -108,10 +108,10 @@ export async function relay(call: RelayCall, hooks: RelayHooks): Promise<RelayRe
       headers: call.forwardHeaders,
     });
     if (upstream.status >= 300) {
-      throw inPublicTerms(await readUpstreamError(upstream.status, upstream.headers, upstream.body, deployment.provider.name), deployment);
+      throw await readUpstreamError(upstream.status, upstream.headers, upstream.body, deployment);
     }
     if (stream) {
-      if (isJson(upstream.headers['content-type'])) throw inPublicTerms(await readJsonInsteadOfStream(upstream.body, deployment.provider.name), deployment);
+      if (isJson(upstream.headers['content-type'])) throw await readJsonInsteadOfStream(upstream.body, deployment);
       timers.arm('first_token');
       const transformer = new StreamTransformer(ctx);
       const outcome = await pumpStream(streamBody(upstream), call.res, transformer, abort.signal, {
@@ -144,7 +144,7 @@ export async function relay(call: RelayCall, hooks: RelayHooks): Promise<RelayRe
       usage = quick.usage;
     } else {
       const doc = parseJsonObject(raw);
-      if (!isAnswer(endpoint, doc)) throw inPublicTerms(errorInAnswer(doc, deployment.provider.name), deployment);
+      if (!isAnswer(endpoint, doc)) throw errorInAnswer(doc, deployment);
       const normalized = normalizeResponse(ctx, doc);
       answer = normalized.changed ? JSON.stringify(doc) : raw;
       usage = normalized.usage;

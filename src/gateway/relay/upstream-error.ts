@@ -1,6 +1,7 @@
 import { MAX_ERROR_BODY_BYTES, type UpstreamResponse } from '../../providers/adapter.ts';
 import { codeForStatus } from '../../errors/catalog.ts';
 import { UpstreamError } from '../../errors/gateway-error.ts';
+import type { Deployment } from '../routing/catalog.ts';
 import { readBody } from './read-body.ts';
 
 
@@ -10,14 +11,14 @@ import { readBody } from './read-body.ts';
  * Statuses that describe the gateway's own relation to the upstream (its key, its quota) are
  * not the caller's fault and become 502, so a client never sees 401 for a key that is valid.
  */
-export async function readUpstreamError(status: number, headers: Readonly<Record<string, unknown>>, body: UpstreamResponse['body'], provider: string): Promise<UpstreamError> {
+export async function readUpstreamError(status: number, headers: Readonly<Record<string, unknown>>, body: UpstreamResponse['body'], source: ErrorSource): Promise<UpstreamError> {
   let text = '';
   try {
     text = (await readBody(body, MAX_ERROR_BODY_BYTES)).toString('utf8');
   } catch {
     // An oversized or broken error body still yields an error with the upstream's status.
   }
-  return upstreamErrorOf(status, parseErrorBody(text), headers, provider, status);
+  return upstreamErrorOf(status, inPublicTerms(parseErrorBody(text), source), headers, source.provider.name, status);
 }
 
 /**
@@ -26,19 +27,19 @@ export async function readUpstreamError(status: number, headers: Readonly<Record
  * `code` (or `status`), when it is an HTTP status, stands for the status; anything else is the
  * upstream's fault (502).
  */
-export function errorInAnswer(doc: Readonly<Record<string, unknown>>, provider: string): UpstreamError {
-  const parsed = errorFields(doc);
+export function errorInAnswer(doc: Readonly<Record<string, unknown>>, source: ErrorSource): UpstreamError {
+  const parsed = inPublicTerms(errorFields(doc), source);
   const claimed = httpStatusIn(doc);
   const status = claimed ?? 502;
   if (parsed.message === undefined) parsed.message = `The upstream answered HTTP 200 without a result${claimed === undefined ? '' : ` (code ${claimed})`}.`;
-  return upstreamErrorOf(status, parsed, {}, provider, claimed);
+  return upstreamErrorOf(status, parsed, {}, source.provider.name, claimed);
 }
 
 /**
  * Asked for a stream, the upstream sent one JSON document instead of events: a platform's error
  * envelope (judged as above), or an engine that ignored `stream`, which is its fault (502).
  */
-export async function readJsonInsteadOfStream(body: UpstreamResponse['body'], provider: string): Promise<UpstreamError> {
+export async function readJsonInsteadOfStream(body: UpstreamResponse['body'], source: ErrorSource): Promise<UpstreamError> {
   let doc: unknown;
   try {
     doc = JSON.parse((await readBody(body, MAX_ERROR_BODY_BYTES)).toString('utf8'));
@@ -46,21 +47,23 @@ export async function readJsonInsteadOfStream(body: UpstreamResponse['body'], pr
     doc = undefined;
   }
   if (doc !== null && typeof doc === 'object' && !Array.isArray(doc) && !Array.isArray((doc as Record<string, unknown>).choices)) {
-    return errorInAnswer(doc as Record<string, unknown>, provider);
+    return errorInAnswer(doc as Record<string, unknown>, source);
   }
   return new UpstreamError('upstream_error', 'The upstream answered a streamed request with one JSON document instead of an event stream.');
 }
+
+/** The deployment an error came from: its provider's name, and the model's two names. */
+export type ErrorSource = Pick<Deployment, 'model' | 'upstreamModel'> & { readonly provider: { readonly name: string } };
 
 /**
  * The upstream's own message, in the client's terms: an engine names the model it serves
  * (`Qwen/Qwen2.5-7B-Instruct` does not exist…), which is the platform's business, not the
  * caller's; the public name stands in for it.
  */
-export function inPublicTerms(err: UpstreamError, names: { readonly upstreamModel: string; readonly model: string }): UpstreamError {
-  if (names.upstreamModel !== names.model && err.message.includes(names.upstreamModel)) {
-    err.message = err.message.replaceAll(names.upstreamModel, names.model);
-  }
-  return err;
+function inPublicTerms(parsed: ParsedError, source: ErrorSource): ParsedError {
+  const { message } = parsed;
+  if (message === undefined || source.upstreamModel === source.model || !message.includes(source.upstreamModel)) return parsed;
+  return { ...parsed, message: message.replaceAll(source.upstreamModel, source.model) };
 }
 
 function httpStatusIn(doc: Readonly<Record<string, unknown>>): number | undefined {

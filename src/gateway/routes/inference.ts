@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, invalidRequest, modelNotFound } from '../../errors/gateway-error.ts';
 import { rateLimitHeaders } from '../../limits/headers.ts';
-import type { Limiter } from '../../limits/limiter.ts';
+import type { Admitted, Limiter } from '../../limits/limiter.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Endpoint } from '../../providers/adapter.ts';
 import { validateRequest } from '../../protocol/validate/validate.ts';
@@ -44,57 +44,50 @@ export type RouteShape = 'model' | 'chip' | 'deployment';
 export function inferenceHandler(deps: InferenceDeps, endpoint: Endpoint, shape: RouteShape = 'model') {
   return async function handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     deps.inFlight.enter();
+    let admission: Admitted | undefined;
+    let usedTokens = 0;
     try {
-      await handleInference(deps, endpoint, shape, request, reply);
+      const principal = dataPlanePrincipal(request);
+      const params = request.params as { model?: string; chip?: string; id?: string };
+      // The path names the model (or deployment); a body may omit it or name it differently.
+      if (shape !== 'model' && isObject(request.body)) request.body.model = shape === 'chip' ? params.model : params.id;
+      const body = validateRequest(endpoint, request.body);
+      const route = deps.router.resolve({
+        model: body.model as string,
+        endpoint,
+        provider: providerHint(request),
+        chip: shape === 'chip' ? params.chip : undefined,
+        deploymentId: shape === 'deployment' ? params.id : undefined,
+        accountId: principal.accountId!,
+      });
+      checkModelAccess(principal, route, endpoint);
+      const bodyBytes = bodyLength(request);
+      const modelCap = route.entry?.maxOutputTokens;
+      const wishes = clientWishes(endpoint, body);
+      const promptTokens = estimatePromptTokens(endpoint, body, bodyBytes);
+      const outputTokens = maxOutputTokens(endpoint, body, modelCap);
+      admission = await admit(deps.limiter, principal, promptTokens + outputTokens);
+      reply.headers(rateLimitHeaders(admission.state));
+      const result = await relayWithFailover(deps, {
+        request,
+        reply,
+        route,
+        body,
+        wishes,
+        accountId: principal.accountId!,
+        keyId: principal.keyId,
+        billingId: billingIdOf(request),
+        estimatedPromptTokens: promptTokens,
+        maxOutputTokens: outputTokens,
+        impliedOutputCap: impliedOutputCap(endpoint, body, modelCap),
+        forwardHeaders: forwardedHeaders(request),
+      });
+      usedTokens = result.usage === undefined ? 0 : result.usage.promptTokens + result.usage.completionTokens;
     } finally {
+      admission?.release(usedTokens);
       deps.inFlight.leave();
     }
   };
-}
-
-async function handleInference(deps: InferenceDeps, endpoint: Endpoint, shape: RouteShape, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const principal = dataPlanePrincipal(request);
-  const params = request.params as { model?: string; chip?: string; id?: string };
-  // The path names the model (or deployment); a body may omit it or name it differently.
-  if (shape !== 'model' && isObject(request.body)) request.body.model = shape === 'chip' ? params.model : params.id;
-  const body = validateRequest(endpoint, request.body);
-  const provider = providerHint(request);
-  const route = deps.router.resolve({
-    model: body.model as string,
-    endpoint,
-    provider,
-    chip: shape === 'chip' ? params.chip : undefined,
-    deploymentId: shape === 'deployment' ? params.id : undefined,
-    accountId: principal.accountId!,
-  });
-  checkModelAccess(principal, route, endpoint);
-  const bodyBytes = bodyLength(request);
-  const modelCap = route.entry?.maxOutputTokens;
-  const wishes = clientWishes(endpoint, body);
-  const promptTokens = estimatePromptTokens(endpoint, body, bodyBytes);
-  const outputTokens = maxOutputTokens(endpoint, body, modelCap);
-  const admission = await admit(deps.limiter, principal, promptTokens + outputTokens);
-  let usedTokens = 0;
-  try {
-    reply.headers(rateLimitHeaders(admission.state));
-    const result = await relayWithFailover(deps, {
-      request,
-      reply,
-      route,
-      body,
-      wishes,
-      accountId: principal.accountId!,
-      keyId: principal.keyId,
-      billingId: billingIdOf(request),
-      estimatedPromptTokens: promptTokens,
-      maxOutputTokens: outputTokens,
-      impliedOutputCap: impliedOutputCap(endpoint, body, modelCap),
-      forwardHeaders: forwardedHeaders(request),
-    });
-    usedTokens = result.usage === undefined ? 0 : result.usage.promptTokens + result.usage.completionTokens;
-  } finally {
-    admission.release(usedTokens);
-  }
 }
 
 /** Plan and key allowlists govern the platform's models; an account's own deployment is always its own to call. */
