@@ -8,10 +8,6 @@ export class InFlight {
   #count = 0;
   #waiters: Array<() => void> = [];
 
-  get count(): number {
-    return this.#count;
-  }
-
   enter(): void {
     this.#count++;
   }
